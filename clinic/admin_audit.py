@@ -1,0 +1,42 @@
+"""Admin pages that show patient data write the same audit events as the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
+
+from clinic.audit import audit_record, audit_target_for
+from clinic.models import AuditAction
+
+
+class PatientAuditAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]
+    # Dotted attribute path from a record to its patient; "" when the record is the patient.
+    patient_path = "patient"
+
+    def _audit(self, request: HttpRequest, obj: Model, action: AuditAction) -> None:
+        audit_record(
+            audit_target_for(obj, patient_path=self.patient_path),
+            action=action,
+            actor=request.user,
+            request=request,
+            via="admin",
+        )
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, object_id)
+            if obj is not None:
+                self._audit(request, obj, AuditAction.READ)
+        return response
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        self._audit(request, obj, AuditAction.UPDATE if change else AuditAction.CREATE)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._audit(request, obj, AuditAction.DELETE)
+        super().delete_model(request, obj)

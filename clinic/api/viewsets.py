@@ -1,0 +1,79 @@
+"""Base viewsets. Every API view of patient data derives from `PatientDataViewSet`.
+
+It does three things for every subclass, so no endpoint can forget them:
+- checks the caller's role (`allowed_roles`);
+- scopes the queryset to what the caller may see (`scope_queryset`, narrowed by the
+  patients app to care teams); a record outside the scope is a 404, never a 403 that
+  would confirm the patient exists;
+- writes an audit event for every record read or written (`audit`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from rest_framework import mixins
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from clinic.api.permissions import HasClinicRole
+from clinic.audit import audit_record_many, audit_target_for
+from clinic.models import AuditAction
+from clinic.roles import Role
+
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+class PublicIdViewSet(GenericViewSet):  # type: ignore[type-arg]
+    """Objects are addressed by their UUID; integer keys never leave the database."""
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = UUID_PATTERN
+    permission_classes = [IsAuthenticated, HasClinicRole]
+    allowed_roles: frozenset[str] = frozenset(Role.values)
+
+
+class ReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PublicIdViewSet):
+    """Reference data any staff role may read (locations, rooms, levels of care)."""
+
+
+class PatientDataViewSet(PublicIdViewSet):
+    # Dotted attribute path from a record to its patient; "" when the record is the patient.
+    patient_path: str = "patient"
+
+    def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Narrow to what the caller may see. The patients app overrides this."""
+        return queryset
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self.scope_queryset(super().get_queryset())
+
+    def audit(self, objs: Iterable[Model], action: AuditAction) -> None:
+        audit_record_many(
+            (audit_target_for(obj, patient_path=self.patient_path) for obj in objs),
+            action=action,
+            actor=self.request.user,
+            request=self.request,
+        )
+
+
+class AuditedListMixin:
+    def list(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        records = page if page is not None else list(queryset)
+        self.audit(records, AuditAction.LIST)
+        data = self.get_serializer(records, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+
+class AuditedRetrieveMixin:
+    def retrieve(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        record = self.get_object()
+        self.audit([record], AuditAction.READ)
+        return Response(self.get_serializer(record).data)

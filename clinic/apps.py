@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
+
+
+class DomainAppConfig(AppConfig):
+    """Base for our apps.
+
+    `role_permissions` maps a role to the Django model permissions it gets in the admin
+    ("view_room", "change_patient", ...), for this app's models; the groups are kept in
+    step after every migrate. `seed_demo` adds the app's share of the demo data.
+    """
+
+    # Each apps.py holds this base and its own subclass: Django picks the one marked default.
+    default = False
+    default_auto_field = "django.db.models.BigAutoField"
+    role_permissions: dict[str, list[str]] = {}
+
+    def seed_demo(self, out: TextIO) -> None:
+        """Create this app's demo records; must be safe to run again."""
+
+
+class ClinicConfig(DomainAppConfig):
+    default = True
+    name = "clinic"
+    verbose_name = "Clinic"
+    role_permissions = {
+        "clinic_admin": [
+            "view_location",
+            "add_location",
+            "change_location",
+            "view_room",
+            "add_room",
+            "change_room",
+            "view_staffprofile",
+            "add_staffprofile",
+            "change_staffprofile",
+            "view_levelofcare",
+            "change_levelofcare",
+            "view_auditevent",
+        ],
+        "admissions": ["view_location", "view_room", "view_staffprofile", "view_levelofcare"],
+        "clinician": ["view_location", "view_room", "view_staffprofile", "view_levelofcare"],
+        "prescriber": ["view_location", "view_room", "view_staffprofile", "view_levelofcare"],
+        "nurse": ["view_location", "view_room", "view_staffprofile", "view_levelofcare"],
+        "billing": ["view_location", "view_staffprofile", "view_levelofcare"],
+    }
+
+    def seed_demo(self, out: TextIO) -> None:
+        from clinic.demo import seed_clinic
+
+        seed_clinic(out)
+
+    def ready(self) -> None:
+        post_migrate.connect(sync_role_groups, dispatch_uid="clinic.sync_role_groups")
+
+
+def domain_app_configs() -> list[DomainAppConfig]:
+    return [config for config in apps.get_app_configs() if isinstance(config, DomainAppConfig)]
+
+
+def sync_role_groups(sender: AppConfig, **kwargs: Any) -> None:
+    """Create the role groups and grant each its permissions on the app just migrated.
+
+    Runs after auth's own post_migrate handler has created that app's permissions.
+    Idempotent; permissions granted by hand are left alone.
+    """
+    from django.contrib.auth.models import Group, Permission
+
+    from clinic.roles import Role
+
+    using = kwargs.get("using", "default")
+    groups = {role.value: Group.objects.using(using).get_or_create(name=role.value)[0] for role in Role}
+    if not isinstance(sender, DomainAppConfig):
+        return
+    for role, codenames in sender.role_permissions.items():
+        permissions = Permission.objects.using(using).filter(
+            content_type__app_label=sender.label, codename__in=codenames
+        )
+        groups[role].permissions.add(*permissions)

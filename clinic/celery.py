@@ -1,0 +1,21 @@
+"""The Celery app. Periodic schedules live here, in code, each with the reason for its cadence."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+
+app = Celery("clinic")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Licences and accreditations lapse on a date; a daily look at 07:00 UTC gives the
+    # clinic administrators the whole warning window, once a day, before the desk opens.
+    "licence-expiry-notice": {
+        "task": "clinic.tasks.licence_expiry_notify",
+        "schedule": crontab(hour=7, minute=0),
+    },
+}

@@ -1,0 +1,114 @@
+"""One error type for the domain and one JSON shape for every API error.
+
+Every error the API returns looks like ``{"message": "...", "extra": {...}}``; field
+errors sit under ``extra.fields``. Services raise ``ApplicationError`` (or a subclass);
+the exception handler turns it, Django's own errors and DRF's into that shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    """A failure a person can act on. Carries an HTTP status for the API."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, extra: dict[str, Any] | None = None, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class Conflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+
+
+class NotFound(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+
+
+class Forbidden(ApplicationError):
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+def error_body(message: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"message": message, "extra": extra or {}}
+
+
+def _first_message(detail: Any) -> str | None:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _first_message(next(iter(detail.values())))
+    if isinstance(detail, str):
+        return detail
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: every error leaves in the one shape."""
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.message, exc.extra), status=exc.status_code)
+
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if not isinstance(exc, exceptions.APIException):
+        # Unexpected: let Django log it and answer 500 (handler500 keeps the shape).
+        return None
+
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        if isinstance(detail, dict):
+            non_field = detail.get("non_field_errors")
+            fields = {key: value for key, value in detail.items() if key != "non_field_errors"}
+            message = _first_message(non_field) if non_field else "Some fields are invalid; see extra.fields."
+            extra: dict[str, Any] = {"fields": fields} if fields else {}
+            if non_field:
+                extra["errors"] = non_field
+        else:
+            message = _first_message(detail) or "Invalid input."
+            extra = {"errors": detail} if isinstance(detail, list) and len(detail) > 1 else {}
+        return Response(error_body(message, extra), status=exc.status_code, headers=headers)
+
+    message = _first_message(exc.detail) or str(exc.default_detail)
+    return Response(error_body(message), status=exc.status_code, headers=headers)
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Unknown URLs under /api/ answer JSON, not Django's HTML page."""
+    return JsonResponse(
+        error_body(f"No API endpoint at {request.path}. See /api/docs/ for the list."),
+        status=status.HTTP_404_NOT_FOUND,
+    )
+
+
+def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    return JsonResponse(
+        error_body("Something went wrong on our side. It has been logged; please try again."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

@@ -1,0 +1,36 @@
+"""Roles are Django groups. Who may see what is decided from them (DESIGN.md, "Roles")."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+
+
+class Role(models.TextChoices):
+    CLINIC_ADMIN = "clinic_admin", "Clinic administrator"
+    ADMISSIONS = "admissions", "Admissions"
+    CLINICIAN = "clinician", "Clinician"
+    PRESCRIBER = "prescriber", "Prescriber"
+    NURSE = "nurse", "Nurse"
+    BILLING = "billing", "Billing"
+
+
+# Roles that work with clinical records (subject to the care team, see patients/).
+CLINICAL_ROLES = frozenset({Role.CLINICIAN, Role.PRESCRIBER, Role.NURSE})
+# Roles that see demographics, consents, coverage and scheduling but never clinical records.
+FRONT_OFFICE_ROLES = frozenset({Role.ADMISSIONS, Role.BILLING})
+
+
+def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
+    """The user's role names, cached on the user object for the length of a request."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_clinic_roles", None)
+    if cached is None:
+        valid = set(Role.values)
+        # .all() so a list view's prefetch_related("user__groups") is used, not a query per user.
+        cached = frozenset(group.name for group in user.groups.all() if group.name in valid)  # type: ignore[union-attr]
+        user._clinic_roles = cached  # type: ignore[union-attr]
+    return cached
+
+
+def has_any_role(user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] | set[str]) -> bool:
+    return bool(roles_of(user) & roles)

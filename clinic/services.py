@@ -1,0 +1,53 @@
+"""Writes and side effects of the clinic app."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+
+from clinic import selectors
+from clinic.roles import Role
+
+
+def licence_expiry_notice_send(*, today: date) -> int:
+    """Email the clinic administrators what lapses within the warning window.
+
+    Returns the number of expiring items. Sends nothing when none are expiring or no
+    administrator has an email address. Holds no patient data.
+    """
+    within = settings.LICENCE_EXPIRY_WARNING_DAYS
+    lines: list[str] = []
+    for location in selectors.locations_with_expiring_credentials(today=today, within_days=within):
+        if location.state_license_expires and (location.state_license_expires - today).days <= within:
+            lines.append(f"{location.name}: state licence {location.state_license_number} expires {location.state_license_expires:%Y-%m-%d}")
+        if location.accreditation_expires and (location.accreditation_expires - today).days <= within:
+            lines.append(
+                f"{location.name}: {location.get_accreditation_body_display()} accreditation expires "
+                f"{location.accreditation_expires:%Y-%m-%d}"
+            )
+    for profile in selectors.staff_with_expiring_licences(today=today, within_days=within):
+        lines.append(f"{profile}: {profile.license_state} licence {profile.license_number} expires {profile.license_expires:%Y-%m-%d}")
+    if not lines:
+        return 0
+    recipients = list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=Role.CLINIC_ADMIN)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    if recipients:
+        body = (
+            f"These licences and accreditations lapse within {within} days (or already have):\n\n"
+            + "\n".join(f"- {line}" for line in sorted(lines))
+        )
+        send_mail(
+            subject=f"{len(lines)} licence(s) or accreditation(s) expiring",
+            message=body,
+            from_email=None,
+            recipient_list=recipients,
+        )
+    return len(lines)
