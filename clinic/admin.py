@@ -11,27 +11,46 @@ from clinic.models import AuditEvent, LevelOfCare, Location, Room, StaffProfile
 User = get_user_model()
 
 
-class RoomInline(admin.TabularInline):  # type: ignore[type-arg]
+class RoomInline(admin.TabularInline):
     model = Room
     extra = 0
     fields = ["name", "capacity", "is_virtual", "is_active"]
 
 
 @admin.register(Location)
-class LocationAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
-    list_display = ["name", "city", "state", "time_zone", "state_license_expires", "accreditation_body", "accreditation_expires", "is_active"]
+class LocationAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "name",
+        "city",
+        "state",
+        "time_zone",
+        "state_license_expires",
+        "accreditation_body",
+        "accreditation_expires",
+        "is_active",
+    ]
     list_filter = ["state", "accreditation_body", "is_active"]
     search_fields = ["name", "city", "state_license_number"]
     inlines = [RoomInline]
     fieldsets = [
         (None, {"fields": ["name", "phone", "time_zone", "is_active"]}),
         ("Address", {"fields": ["address_line1", "address_line2", "city", "state", "postal_code"]}),
-        ("Licence and accreditation", {"fields": ["state_license_number", "state_license_expires", "accreditation_body", "accreditation_expires"]}),
+        (
+            "Licence and accreditation",
+            {
+                "fields": [
+                    "state_license_number",
+                    "state_license_expires",
+                    "accreditation_body",
+                    "accreditation_expires",
+                ]
+            },
+        ),
     ]
 
 
 @admin.register(Room)
-class RoomAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+class RoomAdmin(SimpleHistoryAdmin):
     list_display = ["name", "location", "capacity", "is_virtual", "is_active"]
     list_filter = ["location", "is_virtual", "is_active"]
     search_fields = ["name", "location__name"]
@@ -39,7 +58,7 @@ class RoomAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+class StaffProfileAdmin(SimpleHistoryAdmin):
     list_display = ["__str__", "npi", "license_state", "license_number", "license_expires", "primary_location"]
     list_filter = ["license_state", "primary_location", "user__groups"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "npi", "license_number"]
@@ -47,7 +66,7 @@ class StaffProfileAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
     list_select_related = ["user", "primary_location"]
 
 
-class StaffProfileInline(admin.StackedInline):  # type: ignore[type-arg]
+class StaffProfileInline(admin.StackedInline):
     model = StaffProfile
     can_delete = False
     fk_name = "user"
@@ -58,14 +77,14 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]
+class StaffUserAdmin(UserAdmin):
     inlines = [StaffProfileInline]
     list_display = ["username", "first_name", "last_name", "email", "is_active", "is_staff"]
     list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
 
 
 @admin.register(LevelOfCare)
-class LevelOfCareAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
+class LevelOfCareAdmin(SimpleHistoryAdmin):
     list_display = ["name", "code", "asam_code", "asam_edition", "min_weekly_hours", "max_weekly_hours", "is_active"]
     list_editable: list[str] = []
     search_fields = ["name", "code", "asam_code"]
@@ -73,10 +92,19 @@ class LevelOfCareAdmin(SimpleHistoryAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the trail can be searched, never edited or pruned from the admin."""
 
-    list_display = ["occurred_at", "actor_username", "action", "object_type", "object_id", "patient_id", "via", "ip_address"]
+    list_display = [
+        "occurred_at",
+        "actor_username",
+        "action",
+        "object_type",
+        "object_id",
+        "patient_id",
+        "via",
+        "ip_address",
+    ]
     list_filter = ["action", "via", "object_type"]
     search_fields = ["actor_username", "object_id", "=patient_id", "=request_id"]
     date_hierarchy = "occurred_at"

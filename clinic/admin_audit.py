@@ -12,7 +12,7 @@ from clinic.audit import audit_record, audit_target_for
 from clinic.models import AuditAction
 
 
-class PatientAuditAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PatientAuditAdminMixin(admin.ModelAdmin):
     # Dotted attribute path from a record to its patient; "" when the record is the patient.
     patient_path = "patient"
 
@@ -25,7 +25,9 @@ class PatientAuditAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]
             via="admin",
         )
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
         if request.method == "GET" and response.status_code == 200:
             obj = self.get_object(request, object_id)

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
+
+
+class Writer(Protocol):
+    def write(self, text: str) -> Any: ...
 
 
 class DomainAppConfig(AppConfig):
@@ -19,7 +23,7 @@ class DomainAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     role_permissions: dict[str, list[str]] = {}
 
-    def seed_demo(self, out: TextIO) -> None:
+    def seed_demo(self, out: Writer) -> None:
         """Create this app's demo records; must be safe to run again."""
 
 
@@ -49,7 +53,7 @@ class ClinicConfig(DomainAppConfig):
         "billing": ["view_location", "view_staffprofile", "view_levelofcare"],
     }
 
-    def seed_demo(self, out: TextIO) -> None:
+    def seed_demo(self, out: Writer) -> None:
         from clinic.demo import seed_clinic
 
         seed_clinic(out)

@@ -47,7 +47,7 @@ def _event(
 ) -> AuditEvent:
     authenticated = actor is not None and actor.is_authenticated
     return AuditEvent(
-        actor=actor if authenticated else None,
+        actor=actor if authenticated else None,  # type: ignore[misc]
         actor_username=actor.get_username() if authenticated else "",  # type: ignore[union-attr]
         action=action,
         object_type=target.object_type,

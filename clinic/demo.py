@@ -1,18 +1,18 @@
 """Demo data of the clinic app: a location with rooms and one user per role."""
 
 from datetime import date
-from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from clinic.apps import Writer
 from clinic.models import Accreditation, Location, Room, StaffProfile
 from clinic.roles import Role
 
 # Published on purpose: these accounts exist only on demo databases (seed_demo refuses
 # to run with DEBUG off).
-DEMO_PASSWORD_SUFFIX = "-demo-pass"
+DEMO_PASSWORD_SUFFIX = "-demo-pass"  # noqa: S105 - published demo credentials
 
 # (username, first, last, role, credentials, NPI). The NPIs pass the check digit and
 # are invented; they belong to nobody we know of.
@@ -31,7 +31,7 @@ def demo_password(username: str) -> str:
     return f"{username}{DEMO_PASSWORD_SUFFIX}"
 
 
-def seed_clinic(out: TextIO) -> None:
+def seed_clinic(out: Writer) -> None:
     location, _ = Location.objects.get_or_create(
         name="Main Street Office",
         defaults={

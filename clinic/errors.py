@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 class ApplicationError(Exception):
     """A failure a person can act on. Carries an HTTP status for the API."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, message: str, *, extra: dict[str, Any] | None = None, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -67,7 +67,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
@@ -86,7 +86,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if isinstance(detail, dict):
             non_field = detail.get("non_field_errors")
             fields = {key: value for key, value in detail.items() if key != "non_field_errors"}
-            message = _first_message(non_field) if non_field else "Some fields are invalid; see extra.fields."
+            message = (_first_message(non_field) if non_field else None) or "Some fields are invalid; see extra.fields."
             extra: dict[str, Any] = {"fields": fields} if fields else {}
             if non_field:
                 extra["errors"] = non_field

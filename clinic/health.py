@@ -61,7 +61,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     down = [name for name, problem in problems.items() if problem]
     if down:
         return JsonResponse(
-            error_body(f"Not ready: {' and '.join(down)} {'is' if len(down) == 1 else 'are'} unreachable.", {"checks": checks}),
+            error_body(
+                f"Not ready: {' and '.join(down)} {'is' if len(down) == 1 else 'are'} unreachable.", {"checks": checks}
+            ),
             status=503,
         )
     return JsonResponse({"status": "ready", "checks": checks})

@@ -44,7 +44,9 @@ class ConsoleSmsBackend(SmsBackend):
 
     def send(self, message: SmsMessage) -> SmsResult:
         message_id = f"console-{uuid.uuid4().hex}"
-        logger.info("sms sent by console backend: id=%s key=%s chars=%d", message_id, message.idempotency_key, len(message.body))
+        logger.info(
+            "sms sent by console backend: id=%s key=%s chars=%d", message_id, message.idempotency_key, len(message.body)
+        )
         return SmsResult(provider_message_id=message_id, status="sent")
 
 
@@ -57,7 +59,9 @@ class FileSmsBackend(SmsBackend):
         path = Path(settings.SMS_FILE_PATH)
         path.parent.mkdir(parents=True, exist_ok=True)
         message_id = f"file-{uuid.uuid4().hex}"
-        line = json.dumps({**asdict(message), "id": message_id, "from": settings.SMS_FROM_NUMBER, "at": timezone.now().isoformat()})
+        line = json.dumps(
+            {**asdict(message), "id": message_id, "from": settings.SMS_FROM_NUMBER, "at": timezone.now().isoformat()}
+        )
         with self._lock, path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
         return SmsResult(provider_message_id=message_id, status="sent")
@@ -76,8 +80,8 @@ class LocmemSmsBackend(SmsBackend):
 
 
 def get_sms_backend(path: str | None = None) -> SmsBackend:
-    backend_class = import_string(path or settings.SMS_BACKEND)
-    return backend_class()  # type: ignore[no-any-return]
+    backend_class: type[SmsBackend] = import_string(path or settings.SMS_BACKEND)
+    return backend_class()
 
 
 def send_sms(*, to: str, body: str, idempotency_key: str) -> SmsResult:

@@ -43,7 +43,9 @@ class Location(PublicModel):
     address_line2 = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100)
     state = models.CharField(max_length=2, validators=[US_STATE])
-    postal_code = models.CharField(max_length=10, validators=[RegexValidator(r"^\d{5}(-\d{4})?$", "Use a ZIP or ZIP+4.")])
+    postal_code = models.CharField(
+        max_length=10, validators=[RegexValidator(r"^\d{5}(-\d{4})?$", "Use a ZIP or ZIP+4.")]
+    )
     phone = PhoneNumberField(blank=True)
     time_zone = TimeZoneField(help_text="IANA time zone; sessions at this location are scheduled in it.")
     state_license_number = models.CharField(max_length=64, blank=True)
@@ -138,7 +140,11 @@ class LevelOfCare(PublicModel):
     asam_code = models.CharField("ASAM code", max_length=16)
     asam_edition = models.PositiveSmallIntegerField("ASAM Criteria edition", default=3)
     min_weekly_hours = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True, help_text="Inclusive lower bound of clinical hours a week."
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Inclusive lower bound of clinical hours a week.",
     )
     max_weekly_hours = models.DecimalField(
         max_digits=5,

@@ -27,8 +27,8 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
     if cached is None:
         valid = set(Role.values)
         # .all() so a list view's prefetch_related("user__groups") is used, not a query per user.
-        cached = frozenset(group.name for group in user.groups.all() if group.name in valid)  # type: ignore[union-attr]
-        user._clinic_roles = cached  # type: ignore[union-attr]
+        cached = frozenset(group.name for group in user.groups.all() if group.name in valid)  # type: ignore[attr-defined]
+        user._clinic_roles = cached  # type: ignore[attr-defined]
     return cached
 
 

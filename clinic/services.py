@@ -21,15 +21,18 @@ def licence_expiry_notice_send(*, today: date) -> int:
     within = settings.LICENCE_EXPIRY_WARNING_DAYS
     lines: list[str] = []
     for location in selectors.locations_with_expiring_credentials(today=today, within_days=within):
-        if location.state_license_expires and (location.state_license_expires - today).days <= within:
-            lines.append(f"{location.name}: state licence {location.state_license_number} expires {location.state_license_expires:%Y-%m-%d}")
-        if location.accreditation_expires and (location.accreditation_expires - today).days <= within:
-            lines.append(
-                f"{location.name}: {location.get_accreditation_body_display()} accreditation expires "
-                f"{location.accreditation_expires:%Y-%m-%d}"
-            )
+        lapsing = [
+            (f"state licence {location.state_license_number}", location.state_license_expires),
+            (f"{location.get_accreditation_body_display()} accreditation", location.accreditation_expires),
+        ]
+        lines += [
+            f"{location.name}: {what} expires {expires:%Y-%m-%d}"
+            for what, expires in lapsing
+            if expires is not None and (expires - today).days <= within
+        ]
     for profile in selectors.staff_with_expiring_licences(today=today, within_days=within):
-        lines.append(f"{profile}: {profile.license_state} licence {profile.license_number} expires {profile.license_expires:%Y-%m-%d}")
+        licence = f"{profile.license_state} licence {profile.license_number}"
+        lines.append(f"{profile}: {licence} expires {profile.license_expires:%Y-%m-%d}")
     if not lines:
         return 0
     recipients = list(
@@ -40,9 +43,8 @@ def licence_expiry_notice_send(*, today: date) -> int:
         .distinct()
     )
     if recipients:
-        body = (
-            f"These licences and accreditations lapse within {within} days (or already have):\n\n"
-            + "\n".join(f"- {line}" for line in sorted(lines))
+        body = f"These licences and accreditations lapse within {within} days (or already have):\n\n" + "\n".join(
+            f"- {line}" for line in sorted(lines)
         )
         send_mail(
             subject=f"{len(lines)} licence(s) or accreditation(s) expiring",

@@ -22,7 +22,7 @@ DEBUG = env.bool("DEBUG", default=False)
 
 # With DEBUG off the process refuses to start on a missing or placeholder key:
 # sessions and password-reset tokens signed with a known key can be forged.
-_DEV_SECRET_KEY = "insecure-development-key-never-use-in-production"
+_DEV_SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105 - refused unless DEBUG
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG and (
     not SECRET_KEY
@@ -152,7 +152,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env.int("CELERY_VISIBILI
 # --- API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "clinic.api.authentication.TokenAuthentication",
         # Lets a staff member logged in to the admin use the Swagger UI; enforces CSRF.
         "rest_framework.authentication.SessionAuthentication",
     ],

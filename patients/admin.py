@@ -10,7 +10,7 @@ from patients.services import mrn_next
 
 
 @admin.register(Patient)
-class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
     patient_path = ""
     list_display = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "date_of_birth", "status"]
     list_filter = ["status"]

@@ -1,6 +1,4 @@
-from typing import TextIO
-
-from clinic.apps import DomainAppConfig
+from clinic.apps import DomainAppConfig, Writer
 
 _CLINICAL_READ = ["view_patient"]
 
@@ -18,7 +16,7 @@ class PatientsConfig(DomainAppConfig):
         "nurse": _CLINICAL_READ,
     }
 
-    def seed_demo(self, out: TextIO) -> None:
+    def seed_demo(self, out: Writer) -> None:
         from patients.demo import seed_patients
 
         seed_patients(out)

@@ -1,9 +1,9 @@
 """Demo patients for `make run`. Invented people; idempotent by name and date of birth."""
 
 from datetime import date
-from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from clinic.apps import Writer
 from patients.models import Patient, PatientStatus
 from patients.services import patient_create
 
@@ -15,7 +15,7 @@ DEMO_PATIENTS = [
 ]
 
 
-def seed_patients(out: TextIO) -> None:
+def seed_patients(out: Writer) -> None:
     created = 0
     for first, last, born, zone, status in DEMO_PATIENTS:
         if Patient.objects.filter(legal_first_name=first, legal_last_name=last, date_of_birth=born).exists():

@@ -3,7 +3,6 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -12,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic import selectors
+from clinic.api.authentication import TokenAuthentication
 from clinic.api.filters import RoomFilter, StaffFilter
 from clinic.api.serializers import (
     LevelOfCareOutputSerializer,

@@ -28,7 +28,7 @@ from clinic.roles import Role
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 
-class PublicIdViewSet(GenericViewSet):  # type: ignore[type-arg]
+class PublicIdViewSet(GenericViewSet):
     """Objects are addressed by their UUID; integer keys never leave the database."""
 
     lookup_field = "public_id"

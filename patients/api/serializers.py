@@ -9,4 +9,13 @@ class PatientOutputSerializer(serializers.ModelSerializer[Patient]):
 
     class Meta:
         model = Patient
-        fields = ["id", "mrn", "legal_first_name", "legal_last_name", "preferred_name", "date_of_birth", "time_zone", "status"]
+        fields = [
+            "id",
+            "mrn",
+            "legal_first_name",
+            "legal_last_name",
+            "preferred_name",
+            "date_of_birth",
+            "time_zone",
+            "status",
+        ]

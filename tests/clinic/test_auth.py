@@ -1,0 +1,88 @@
+import pytest
+from knox.models import AuthToken
+
+from clinic.roles import Role
+from tests.clinic.factories import PASSWORD
+
+TOKEN_URL = "/api/v1/auth/token/"
+ME_URL = "/api/v1/auth/me/"
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_issues_a_token_for_good_credentials(api_client, make_user):
+    user = make_user(Role.NURSE, username="nurse1")
+    response = api_client.post(TOKEN_URL, {"username": "nurse1", "password": PASSWORD}, format="json")
+    assert response.status_code == 200
+    assert response.json()["expiry"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    me = api_client.get(ME_URL)
+    assert me.status_code == 200
+    assert me.json()["username"] == user.username
+    assert me.json()["roles"] == ["nurse"]
+
+
+def test_it_refuses_a_wrong_password_in_the_error_shape(api_client, make_user):
+    make_user(Role.NURSE, username="nurse1")
+    response = api_client.post(TOKEN_URL, {"username": "nurse1", "password": "wrong"}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"message", "extra"}
+    assert "username and password" in body["message"]
+    assert AuthToken.objects.count() == 0
+
+
+def test_it_refuses_an_inactive_user(api_client, make_user):
+    make_user(Role.NURSE, username="gone", is_active=False)
+    response = api_client.post(TOKEN_URL, {"username": "gone", "password": PASSWORD}, format="json")
+    assert response.status_code == 400
+
+
+def test_it_names_the_missing_fields(api_client, db):
+    response = api_client.post(TOKEN_URL, {"username": "x"}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["extra"]["fields"] == {"password": ["This field is required."]}
+    assert body["message"]
+
+
+def test_it_answers_401_without_credentials(api_client, db):
+    response = api_client.get(ME_URL)
+    assert response.status_code == 401
+    assert response.json() == {"message": "Authentication credentials were not provided.", "extra": {}}
+    assert response["WWW-Authenticate"].startswith("Token")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Token", "Token not-a-real-token", "Token a b", "Token " + "f" * 64, "Bearer abc", "Token \x00\x01"],
+)
+def test_it_answers_401_for_a_malformed_or_unknown_token(api_client, db, header):
+    api_client.credentials(HTTP_AUTHORIZATION=header)
+    response = api_client.get(ME_URL)
+    assert response.status_code == 401
+    assert set(response.json()) == {"message", "extra"}
+
+
+def test_logout_revokes_only_the_token_used(api_client, make_user, client_for):
+    user = make_user(Role.CLINICIAN)
+    laptop, phone = client_for(user), client_for(user)
+    assert laptop.post("/api/v1/auth/logout/").status_code == 204
+    assert laptop.get(ME_URL).status_code == 401
+    assert phone.get(ME_URL).status_code == 200
+
+
+def test_logout_all_revokes_every_token_of_the_user(make_user, client_for):
+    user, colleague = make_user(Role.CLINICIAN), make_user(Role.CLINICIAN)
+    laptop, phone, other = client_for(user), client_for(user), client_for(colleague)
+    assert laptop.post("/api/v1/auth/logout-all/").status_code == 204
+    assert laptop.get(ME_URL).status_code == 401
+    assert phone.get(ME_URL).status_code == 401
+    assert other.get(ME_URL).status_code == 200
+
+
+def test_a_user_without_a_role_cannot_read_clinic_data(make_user, client_for):
+    client = client_for(make_user())
+    response = client.get("/api/v1/locations/")
+    assert response.status_code == 403
+    assert "no role" in response.json()["message"]

@@ -1,0 +1,78 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def closed_port() -> int:
+    # Bind then release: nothing listens there for the few seconds the test needs.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def readyz_in_a_fresh_process(**env_overrides: str) -> tuple[int, dict]:
+    """Start the app in a new process with the given environment and GET /readyz."""
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        **env_overrides,
+    }
+    script = (
+        "import django, json; django.setup(); from django.test import Client; "
+        "r = Client().get('/readyz'); print(json.dumps({'status': r.status_code, 'body': r.json()}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    return out["status"], out["body"]
+
+
+def test_healthz_answers_without_touching_dependencies(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_ready_when_database_and_broker_answer(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_names_the_broker_when_redis_url_points_at_a_closed_port():
+    status, body = readyz_in_a_fresh_process(REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
+    assert status == 503
+    assert body["message"] == "Not ready: broker is unreachable."
+    assert body["extra"]["checks"] == {"database": "ok", "broker": "unreachable"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_names_the_database_when_postgres_is_unreachable():
+    status, body = readyz_in_a_fresh_process(DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed_port()}/clinic")
+    assert status == 503
+    assert body["extra"]["checks"] == {"database": "unreachable", "broker": "ok"}
+
+
+def test_the_probes_are_exempt_from_the_https_redirect():
+    assert all(pattern in settings.SECURE_REDIRECT_EXEMPT for pattern in (r"^healthz$", r"^readyz$"))
+
+
+@pytest.mark.django_db
+def test_readyz_leaves_the_connection_usable_after_a_check(client):
+    client.get("/readyz")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
