@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -181,10 +182,15 @@ class LevelOfCare(PublicModel):
         if low is None and high is None:
             return "not defined by weekly hours"
         if high is None:
-            return f"{low:g} h or more a week"
+            return f"{_hours(low)} h or more a week"
         if not low:
-            return f"under {high:g} h a week"
-        return f"{low:g} h to under {high:g} h a week"
+            return f"under {_hours(high)} h a week"
+        return f"{_hours(low)} h to under {_hours(high)} h a week"
+
+
+def _hours(value: Decimal | None) -> str:
+    # 9.00 -> "9", 7.50 -> "7.5"
+    return f"{Decimal(value or 0).normalize():f}"
 
 
 class AuditAction(models.TextChoices):

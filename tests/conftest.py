@@ -46,3 +46,12 @@ def clinician_client(client_for, clinician):
 @pytest.fixture
 def patient(db):
     return PatientFactory()
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # Tests run with DEBUG off but without collectstatic: no hashed manifest to read.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -1,0 +1,117 @@
+import pytest
+from django.db import connection, transaction
+from django.db.utils import InternalError, ProgrammingError
+
+from clinic.models import AuditAction, AuditEvent, AuditLogIsAppendOnly
+from clinic.roles import Role
+from tests.patients.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_reading_a_patient_writes_an_audit_event(clinician, clinician_client, patient):
+    response = clinician_client.get(
+        f"/api/v1/patients/{patient.public_id}/", HTTP_X_REQUEST_ID="req-123", REMOTE_ADDR="10.1.2.3"
+    )
+    assert response.status_code == 200
+    assert response["X-Request-ID"] == "req-123"
+    event = AuditEvent.objects.get()
+    assert event.actor == clinician
+    assert event.actor_username == clinician.username
+    assert event.action == AuditAction.READ
+    assert event.object_type == "patients.Patient"
+    assert event.object_id == str(patient.public_id)
+    assert event.patient_id == patient.public_id
+    assert event.ip_address == "10.1.2.3"
+    assert event.request_id == "req-123"
+    assert event.via == "api"
+
+
+def test_a_list_writes_one_event_per_patient_shown(clinician, clinician_client):
+    patients = PatientFactory.create_batch(3)
+    response = clinician_client.get("/api/v1/patients/?page_size=2")
+    assert response.status_code == 200
+    shown = {row["id"] for row in response.json()["results"]}
+    assert len(shown) == 2
+    events = AuditEvent.objects.filter(action=AuditAction.LIST)
+    assert {str(e.patient_id) for e in events} == shown
+    assert {e.actor_id for e in events} == {clinician.pk}
+    assert len(patients) == 3
+
+
+def test_a_list_costs_the_same_queries_at_any_size(clinician_client, django_assert_num_queries):
+    PatientFactory.create_batch(2)
+    # token, roles, count, page, audit insert (one for the whole page), token refresh
+    with django_assert_num_queries(6) as small:
+        clinician_client.get("/api/v1/patients/")
+    PatientFactory.create_batch(20)
+    with django_assert_num_queries(len(small.captured_queries)):
+        clinician_client.get("/api/v1/patients/")
+
+
+def test_a_generated_request_id_is_returned_and_recorded(clinician_client, patient):
+    response = clinician_client.get(f"/api/v1/patients/{patient.public_id}/", HTTP_X_REQUEST_ID="bad id with spaces")
+    request_id = response["X-Request-ID"]
+    assert request_id != "bad id with spaces"
+    assert len(request_id) == 32
+    assert AuditEvent.objects.get().request_id == request_id
+
+
+def test_a_failed_lookup_writes_no_read_event(clinician_client):
+    response = clinician_client.get("/api/v1/patients/4b1d1c5e-8f0e-4a8e-9d8e-1c2b3a4f5e6d/")
+    assert response.status_code == 404
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_app_refuses_to_change_or_delete_an_event(clinician_client, patient):
+    clinician_client.get(f"/api/v1/patients/{patient.public_id}/")
+    event = AuditEvent.objects.get()
+    event.reason = "tampered"
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.save()
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.delete()
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.all().update(reason="tampered")
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.get().reason == ""
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE clinic_auditevent SET reason = 'tampered'", "DELETE FROM clinic_auditevent"],
+)
+def test_the_database_refuses_to_change_or_delete_an_event(clinician_client, patient, statement):
+    clinician_client.get(f"/api/v1/patients/{patient.public_id}/")
+    with pytest.raises((InternalError, ProgrammingError), match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert AuditEvent.objects.filter(reason="").count() == 1
+
+
+def test_viewing_a_patient_in_the_admin_writes_an_audit_event(client, make_user, patient):
+    admissions = make_user(Role.ADMISSIONS)
+    client.force_login(admissions)
+    response = client.get(f"/admin/patients/patient/{patient.pk}/change/")
+    assert response.status_code == 200
+    event = AuditEvent.objects.get()
+    assert (event.actor, event.action, event.via, event.patient_id) == (
+        admissions,
+        AuditAction.READ,
+        "admin",
+        patient.public_id,
+    )
+
+
+def test_the_audit_log_is_read_only_in_the_admin(client, make_user, patient, clinician_client):
+    clinician_client.get(f"/api/v1/patients/{patient.public_id}/")
+    event = AuditEvent.objects.get()
+    admin = make_user(Role.CLINIC_ADMIN)
+    client.force_login(admin)
+    assert client.get("/admin/clinic/auditevent/").status_code == 200
+    assert client.get(f"/admin/clinic/auditevent/{event.pk}/change/").status_code == 200
+    response = client.post(f"/admin/clinic/auditevent/{event.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert client.get("/admin/clinic/auditevent/add/").status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
