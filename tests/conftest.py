@@ -10,7 +10,7 @@ from tests.patients.factories import PatientFactory
 @pytest.fixture
 def make_user(db):
     def make(*roles: str, **kwargs):
-        return UserFactory(roles=list(roles), **kwargs)
+        return UserFactory.create(roles=list(roles), **kwargs)
 
     return make
 
@@ -45,7 +45,7 @@ def clinician_client(client_for, clinician):
 
 @pytest.fixture
 def patient(db):
-    return PatientFactory()
+    return PatientFactory.create()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
 from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import factory
@@ -7,12 +8,14 @@ from django.contrib.auth.models import Group
 
 from clinic.models import Location, Room, StaffProfile
 
+User = get_user_model()
+
 PASSWORD = "correct-horse-battery-staple"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):  # type: ignore[valid-type]
     class Meta:
-        model = get_user_model()
+        model = User
         django_get_or_create = ["username"]
         skip_postgeneration_save = True
 
@@ -24,14 +27,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def roles(self, create, extracted, **kwargs):
+    def roles(user: Any, create: bool, extracted: list[str] | None, **kwargs: Any) -> None:
         if create and extracted:
-            self.groups.add(*Group.objects.filter(name__in=extracted))
+            user.groups.add(*Group.objects.filter(name__in=extracted))
         if create:
-            self.save()
+            user.save()
 
 
-class LocationFactory(factory.django.DjangoModelFactory):
+class LocationFactory(factory.django.DjangoModelFactory[Location]):
     class Meta:
         model = Location
 
@@ -45,7 +48,7 @@ class LocationFactory(factory.django.DjangoModelFactory):
     state_license_expires = date(2030, 1, 1)
 
 
-class RoomFactory(factory.django.DjangoModelFactory):
+class RoomFactory(factory.django.DjangoModelFactory[Room]):
     class Meta:
         model = Room
 
@@ -54,7 +57,7 @@ class RoomFactory(factory.django.DjangoModelFactory):
     capacity = 10
 
 
-class StaffProfileFactory(factory.django.DjangoModelFactory):
+class StaffProfileFactory(factory.django.DjangoModelFactory[StaffProfile]):
     class Meta:
         model = StaffProfile
 

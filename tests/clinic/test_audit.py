@@ -84,9 +84,12 @@ def test_the_app_refuses_to_change_or_delete_an_event(clinician_client, patient)
 )
 def test_the_database_refuses_to_change_or_delete_an_event(clinician_client, patient, statement):
     clinician_client.get(f"/api/v1/patients/{patient.public_id}/")
-    with pytest.raises((InternalError, ProgrammingError), match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
+    with (
+        pytest.raises((InternalError, ProgrammingError), match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement)
     assert AuditEvent.objects.filter(reason="").count() == 1
 
 

@@ -1,15 +1,11 @@
 import json
-import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.utils import database_url, manage
 
 
 def closed_port() -> int:
@@ -19,23 +15,16 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def readyz_in_a_fresh_process(**env_overrides: str) -> tuple[int, dict]:
+def readyz_in_a_fresh_process(**env: str) -> tuple[int, dict]:
     """Start the app in a new process with the given environment and GET /readyz."""
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        **env_overrides,
-    }
     script = (
-        "import django, json; django.setup(); from django.test import Client; "
-        "r = Client().get('/readyz'); print(json.dumps({'status': r.status_code, 'body': r.json()}))"
+        "import json; from django.test import Client; "
+        "r = Client().get('/readyz'); print(json.dumps([r.status_code, r.json()]))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
-    )
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    return out["status"], out["body"]
+    result = manage("shell", "-c", script, **{"DATABASE_URL": database_url(), "DEBUG": "true", **env})
+    assert result.returncode == 0, result.stderr
+    status, body = json.loads(result.stdout.strip().splitlines()[-1])
+    return status, body
 
 
 def test_healthz_answers_without_touching_dependencies(client):

@@ -53,7 +53,7 @@ def test_the_validator_says_what_is_wrong():
 
 @pytest.mark.django_db
 def test_a_staff_profile_with_a_bad_npi_does_not_validate():
-    profile = StaffProfileFactory(npi="")
+    profile = StaffProfileFactory.create(npi="")
     profile.npi = "1234567890"
     with pytest.raises(ValidationError) as error:
         profile.full_clean()

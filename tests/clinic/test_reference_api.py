@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize("role", list(Role))
 def test_every_role_can_read_locations(make_user, client_for, role):
-    location = LocationFactory(name="North Office")
+    location = LocationFactory.create(name="North Office")
     response = client_for(make_user(role)).get("/api/v1/locations/")
     assert response.status_code == 200
     [row] = response.json()["results"]
@@ -21,14 +21,14 @@ def test_every_role_can_read_locations(make_user, client_for, role):
 
 
 def test_reference_data_is_read_only(clinician_client):
-    location = LocationFactory()
+    location = LocationFactory.create()
     assert clinician_client.post("/api/v1/locations/", {"name": "x"}, format="json").status_code == 405
     assert clinician_client.patch(f"/api/v1/locations/{location.public_id}/", {}, format="json").status_code == 405
 
 
 def test_rooms_filter_by_location(clinician_client):
-    room = RoomFactory(is_virtual=True)
-    RoomFactory()
+    room = RoomFactory.create(is_virtual=True)
+    RoomFactory.create()
     response = clinician_client.get(f"/api/v1/rooms/?location={room.location.public_id}")
     assert [r["id"] for r in response.json()["results"]] == [str(room.public_id)]
     assert response.json()["results"][0]["location"] == str(room.location.public_id)
@@ -41,8 +41,10 @@ def test_a_bad_filter_value_is_a_400_naming_the_field(clinician_client):
 
 
 def test_staff_list_shows_roles_and_filters_by_role(clinician_client):
-    prescriber = StaffProfileFactory(user=UserFactory(roles=[Role.PRESCRIBER]), npi="1234567893", credentials="MD")
-    StaffProfileFactory(user=UserFactory(roles=[Role.NURSE]))
+    prescriber = StaffProfileFactory.create(
+        user=UserFactory.create(roles=[Role.PRESCRIBER]), npi="1234567893", credentials="MD"
+    )
+    StaffProfileFactory.create(user=UserFactory.create(roles=[Role.NURSE]))
     response = clinician_client.get("/api/v1/staff/?role=prescriber")
     [row] = response.json()["results"]
     assert row["id"] == str(prescriber.public_id)
@@ -61,7 +63,7 @@ def test_staff_list_queries_do_not_grow_with_rows(clinician_client, django_asser
 
 
 def test_reading_reference_data_writes_no_patient_audit_event(clinician_client):
-    LocationFactory()
+    LocationFactory.create()
     clinician_client.get("/api/v1/locations/")
     assert not AuditEvent.objects.exists()
 

@@ -1,24 +1,6 @@
-import os
 import secrets
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "DEBUG"}}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        env={**base, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
+from tests.utils import manage
 
 PRODUCTION = {
     "DEBUG": "false",

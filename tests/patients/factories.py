@@ -7,7 +7,7 @@ from patients.models import Patient
 from patients.services import patient_create
 
 
-class PatientFactory(factory.Factory):
+class PatientFactory(factory.Factory[Patient]):
     """Builds through patient_create so MRNs come from the real sequence."""
 
     class Meta:

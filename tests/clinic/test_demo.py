@@ -1,0 +1,58 @@
+import io
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import CommandError, call_command
+
+from clinic.demo import demo_password
+from clinic.models import Location, Room
+from clinic.roles import Role, roles_of
+from patients.models import Patient
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", "--allow-without-debug", stdout=out)
+    return out.getvalue()
+
+
+def test_it_creates_a_location_rooms_a_user_per_role_and_patients():
+    output = seed()
+    assert Location.objects.count() == 1
+    assert Room.objects.count() == 3
+    assert Patient.objects.count() == 4
+    for role in Role:
+        user = authenticate(username=role.value, password=demo_password(role.value))
+        assert user is not None, role
+        assert roles_of(user) == {role.value}
+        assert demo_password(role.value) in output
+    assert get_user_model().objects.get(username="admin").is_superuser
+
+
+def test_running_it_again_changes_nothing():
+    seed()
+    counts = (Location.objects.count(), Room.objects.count(), Patient.objects.count(), get_user_model().objects.count())
+    output = seed()
+    assert (
+        Location.objects.count(),
+        Room.objects.count(),
+        Patient.objects.count(),
+        get_user_model().objects.count(),
+    ) == counts
+    assert "0 created, 4 already there" in output
+
+
+def test_it_refuses_to_run_with_debug_off_unless_told(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert not Patient.objects.exists()
+
+
+def test_demo_mrns_are_unique_and_sequential():
+    seed()
+    mrns = sorted(Patient.objects.values_list("mrn", flat=True))
+    assert len(set(mrns)) == 4
+    assert all(m.startswith("MRN") and len(m) == 10 for m in mrns)

@@ -1,0 +1,28 @@
+import re
+
+import pytest
+from django.contrib.staticfiles import finders
+
+
+@pytest.mark.django_db
+def test_the_openapi_schema_describes_the_api(clinician_client):
+    response = clinician_client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert "/api/v1/auth/token/" in schema["paths"]
+    assert "/api/v1/patients/{id}/" in schema["paths"]
+    assert "tokenAuth" in schema["components"]["securitySchemes"]
+
+
+@pytest.mark.django_db
+def test_swagger_ui_loads_its_assets_from_this_server(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
+    assert assets, "Swagger UI page references no scripts or styles"
+    for url in assets:
+        # No CDN: every asset is a local static file that ships with drf-spectacular-sidecar.
+        assert url.startswith("/static/"), url
+        assert finders.find(url.removeprefix("/static/")), url
