@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
-from clinic.audit import audit_record, audit_target_for
+from clinic.audit import audit_record, audit_record_many, audit_target_for
 from clinic.models import AuditAction
 
 
@@ -24,6 +24,20 @@ class PatientAuditAdminMixin(admin.ModelAdmin):
             request=request,
             via="admin",
         )
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl") if response.status_code == 200 else None
+        if changelist is not None:
+            # One event per patient on the page, in one INSERT, as the API's lists do.
+            audit_record_many(
+                (audit_target_for(obj, patient_path=self.patient_path) for obj in changelist.result_list),
+                action=AuditAction.LIST,
+                actor=request.user,
+                request=request,
+                via="admin",
+            )
+        return response
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None

@@ -219,7 +219,6 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 SMS_BACKEND = env.str("SMS_BACKEND", default="clinic.messaging.ConsoleSmsBackend")
 SMS_FROM_NUMBER = env.str("SMS_FROM_NUMBER", default="")
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms.jsonl"))
-MESSAGE_SENDER_NAME = env.str("MESSAGE_SENDER_NAME", default="Appointments")
 
 # --- Clinic rules -------------------------------------------------------------------------
 # Days ahead at which a location or staff licence or accreditation counts as expiring.

@@ -107,6 +107,14 @@ def test_viewing_a_patient_in_the_admin_writes_an_audit_event(client, make_user,
     )
 
 
+def test_the_admin_patient_list_audits_each_patient_shown(client, make_user):
+    patients = PatientFactory.create_batch(3)
+    client.force_login(make_user(Role.ADMISSIONS))
+    assert client.get("/admin/patients/patient/").status_code == 200
+    events = AuditEvent.objects.filter(action=AuditAction.LIST, via="admin")
+    assert {e.patient_id for e in events} == {p.public_id for p in patients}
+
+
 def test_the_audit_log_is_read_only_in_the_admin(client, make_user, patient, clinician_client):
     clinician_client.get(f"/api/v1/patients/{patient.public_id}/")
     event = AuditEvent.objects.get()

@@ -1,0 +1,45 @@
+import pytest
+
+from clinic.roles import Role
+from patients.services import mrn_next
+from tests.patients.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_can_read_demographics(make_user, client_for, patient, role):
+    response = client_for(make_user(role)).get(f"/api/v1/patients/{patient.public_id}/")
+    assert response.status_code == 200
+    assert response.json()["mrn"] == patient.mrn
+    assert response.json()["id"] == str(patient.public_id)
+
+
+def test_unauthenticated_callers_get_401_and_no_data(api_client, patient):
+    response = api_client.get(f"/api/v1/patients/{patient.public_id}/")
+    assert response.status_code == 401
+    assert patient.legal_last_name not in response.content.decode()
+
+
+def test_the_list_filters_by_status(clinician_client):
+    admitted = PatientFactory.create(status="admitted")
+    PatientFactory.create(status="referred")
+    response = clinician_client.get("/api/v1/patients/?status=admitted")
+    assert [row["id"] for row in response.json()["results"]] == [str(admitted.public_id)]
+
+
+def test_an_unknown_status_filter_is_a_400(clinician_client):
+    response = clinician_client.get("/api/v1/patients/?status=asleep")
+    assert response.status_code == 400
+    assert "status" in response.json()["extra"]["fields"]
+
+
+def test_patients_are_read_only_for_now(clinician_client, patient):
+    assert clinician_client.post("/api/v1/patients/", {}, format="json").status_code == 405
+    assert clinician_client.delete(f"/api/v1/patients/{patient.public_id}/").status_code == 405
+
+
+def test_mrns_are_never_reused():
+    first, second = mrn_next(), mrn_next()
+    assert first != second
+    assert int(second[3:]) > int(first[3:])
