@@ -46,12 +46,22 @@ class PatientDataViewSet(PublicIdViewSet):
     # Dotted attribute path from a record to its patient; "" when the record is the patient.
     patient_path: str = "patient"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Overriding get_queryset could skip the scoping; subclasses give base_queryset instead.
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must define base_queryset(), not get_queryset().")
+
+    def base_queryset(self) -> QuerySet[Any]:
+        """Every record of this endpoint, before access rules (usually a selector)."""
+        return super().get_queryset()
+
     def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         """Narrow to what the caller may see. The patients app overrides this."""
         return queryset
 
     def get_queryset(self) -> QuerySet[Any]:
-        return self.scope_queryset(super().get_queryset())
+        return self.scope_queryset(self.base_queryset())
 
     def audit(self, objs: Iterable[Model], action: AuditAction) -> None:
         audit_record_many(

@@ -12,5 +12,5 @@ class PatientViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientDataViewSet)
     patient_path = ""
     filterset_fields = ["status"]
 
-    def get_queryset(self) -> QuerySet[Any]:
-        return self.scope_queryset(selectors.patient_list())
+    def base_queryset(self) -> QuerySet[Any]:
+        return selectors.patient_list()

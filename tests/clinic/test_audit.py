@@ -126,3 +126,13 @@ def test_the_audit_log_is_read_only_in_the_admin(client, make_user, patient, cli
     assert response.status_code == 403
     assert client.get("/admin/clinic/auditevent/add/").status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_a_patient_data_viewset_cannot_bypass_scoping_by_overriding_get_queryset():
+    from clinic.api.viewsets import PatientDataViewSet
+
+    with pytest.raises(TypeError, match="base_queryset"):
+
+        class Leaky(PatientDataViewSet):
+            def get_queryset(self):
+                return super().get_queryset()
