@@ -43,11 +43,29 @@ class PatientAuditAdminMixin(admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200:
-            obj = self.get_object(request, object_id)
-            if obj is not None:
-                self._audit(request, obj, AuditAction.READ)
+        # Any page rendered with the record (a GET, or a POST re-shown with errors) is a read;
+        # a successful save redirects and is audited by save_model.
+        self._audit_rendered(request, object_id, response)
         return response
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        response = super().history_view(request, object_id, extra_context)
+        self._audit_rendered(request, object_id, response)
+        return response
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        response = super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+        self._audit_rendered(request, object_id, response)
+        return response
+
+    def _audit_rendered(self, request: HttpRequest, object_id: str, response: HttpResponse) -> None:
+        if response.status_code != 200:
+            return
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            self._audit(request, obj, AuditAction.READ)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
@@ -70,6 +71,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, SuspiciousOperation):
+        status_code, message = _suspicious(exc)
+        return Response(error_body(message), status=status_code)
 
     if not isinstance(exc, exceptions.APIException):
         # Unexpected: let Django log it and answer 500 (handler500 keeps the shape).
@@ -97,6 +101,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     message = _first_message(exc.detail) or str(exc.default_detail)
     return Response(error_body(message), status=exc.status_code, headers=headers)
+
+
+def _suspicious(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, RequestDataTooBig):
+        return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "The request body is too large."
+    return status.HTTP_400_BAD_REQUEST, "The request was refused as malformed (too many fields, or a bad host)."
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    status_code, message = _suspicious(exception) if exception else (400, "Bad request.")
+    return JsonResponse(error_body(message), status=status_code)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("You may not do that."), status=status.HTTP_403_FORBIDDEN)
 
 
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:

@@ -27,7 +27,21 @@ urlpatterns = [
 ]
 
 
+# Django's own error pages, for errors raised before a view runs (a bad Host header, too
+# many fields, a body over DATA_UPLOAD_MAX_MEMORY_SIZE): JSON in the one shape under /api/.
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return errors.bad_request(request, exception) if _is_api(request) else defaults.bad_request(request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return errors.permission_denied(request, exception)
+    return defaults.permission_denied(request, exception)
+
+
 def handler500(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith("/api/"):
-        return errors.server_error(request)
-    return defaults.server_error(request)
+    return errors.server_error(request) if _is_api(request) else defaults.server_error(request)

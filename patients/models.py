@@ -35,5 +35,6 @@ class Patient(PublicModel):
         ]
 
     def __str__(self) -> str:
-        # The admin shows this; logs never do (they carry public ids only).
-        return f"{self.legal_last_name}, {self.legal_first_name} ({self.mrn})"
+        # The MRN only: str() lands in the admin's change log and in exception reports,
+        # where a name would be patient data. The admin lists names in their own columns.
+        return self.mrn

@@ -3,8 +3,19 @@ import django_filters
 from clinic.models import Room, StaffProfile
 
 
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """true or false; anything else is a 400 naming the field (django-filter ignores it)."""
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
+        kwargs.setdefault("coerce", lambda value: value == "true")
+        super().__init__(*args, **kwargs)
+
+
 class RoomFilter(django_filters.FilterSet):
     location = django_filters.UUIDFilter(field_name="location__public_id", help_text="Location id.")
+    is_virtual = StrictBooleanFilter()
+    is_active = StrictBooleanFilter()
 
     class Meta:
         model = Room

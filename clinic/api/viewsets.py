@@ -2,10 +2,11 @@
 
 It does three things for every subclass, so no endpoint can forget them:
 - checks the caller's role (`allowed_roles`);
-- scopes the queryset to what the caller may see (`scope_queryset`, narrowed by the
-  patients app to care teams); a record outside the scope is a 404, never a 403 that
-  would confirm the patient exists;
-- writes an audit event for every record read or written (`audit`).
+- scopes the queryset to what the caller may see (`scope_queryset`; the hook where the
+  patients issue puts the care-team rule, a no-op until then); a record outside the
+  scope is a 404, never a 403 that would confirm the patient exists;
+- writes an audit event for every record read (the audited mixins) or written (actions
+  call a service, then `audit`); DRF's unaudited mixins are refused at class creation.
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ class ReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PublicId
     """Reference data any staff role may read (locations, rooms, levels of care)."""
 
 
+_UNAUDITED_MIXINS = (
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+)
+
+
 class PatientDataViewSet(PublicIdViewSet):
     # Dotted attribute path from a record to its patient; "" when the record is the patient.
     patient_path: str = "patient"
@@ -51,6 +61,11 @@ class PatientDataViewSet(PublicIdViewSet):
         # Overriding get_queryset could skip the scoping; subclasses give base_queryset instead.
         if "get_queryset" in cls.__dict__:
             raise TypeError(f"{cls.__name__} must define base_queryset(), not get_queryset().")
+        # DRF's stock mixins read and write without an audit event: use the audited read
+        # mixins below, and actions that call a service and then self.audit() for writes.
+        unaudited = [mixin.__name__ for mixin in _UNAUDITED_MIXINS if issubclass(cls, mixin)]
+        if unaudited:
+            raise TypeError(f"{cls.__name__} uses {', '.join(unaudited)}, which writes no audit event.")
 
     def base_queryset(self) -> QuerySet[Any]:
         """Every record of this endpoint, before access rules (usually a selector)."""

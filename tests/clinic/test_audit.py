@@ -49,10 +49,11 @@ def test_a_list_costs_the_same_queries_at_any_size(clinician_client, django_asse
         clinician_client.get("/api/v1/patients/")
 
 
-def test_a_generated_request_id_is_returned_and_recorded(clinician_client, patient):
-    response = clinician_client.get(f"/api/v1/patients/{patient.public_id}/", HTTP_X_REQUEST_ID="bad id with spaces")
+@pytest.mark.parametrize("incoming", ["bad id with spaces", "abc\n", "x" * 65])
+def test_a_generated_request_id_is_returned_and_recorded(clinician_client, patient, incoming):
+    response = clinician_client.get(f"/api/v1/patients/{patient.public_id}/", HTTP_X_REQUEST_ID=incoming)
     request_id = response["X-Request-ID"]
-    assert request_id != "bad id with spaces"
+    assert request_id != incoming
     assert len(request_id) == 32
     assert AuditEvent.objects.get().request_id == request_id
 
@@ -115,6 +116,22 @@ def test_the_admin_patient_list_audits_each_patient_shown(client, make_user):
     assert {e.patient_id for e in events} == {p.public_id for p in patients}
 
 
+def test_the_admin_history_of_a_patient_is_audited(client, make_user, patient):
+    client.force_login(make_user(Role.ADMISSIONS))
+    assert client.get(f"/admin/patients/patient/{patient.pk}/history/").status_code == 200
+    version = patient.history.first()
+    assert client.get(f"/admin/patients/patient/{patient.pk}/history/{version.history_id}/").status_code == 200
+    assert AuditEvent.objects.filter(action=AuditAction.READ, via="admin", patient_id=patient.public_id).count() == 2
+
+
+def test_a_patient_form_shown_again_with_errors_is_audited_as_a_read(client, make_user, patient):
+    client.force_login(make_user(Role.ADMISSIONS))
+    response = client.post(f"/admin/patients/patient/{patient.pk}/change/", {"legal_first_name": ""})
+    assert response.status_code == 200
+    assert AuditEvent.objects.filter(action=AuditAction.READ, via="admin").count() == 1
+    assert not AuditEvent.objects.filter(action=AuditAction.UPDATE).exists()
+
+
 def test_the_audit_log_is_read_only_in_the_admin(client, make_user, patient, clinician_client):
     clinician_client.get(f"/api/v1/patients/{patient.public_id}/")
     event = AuditEvent.objects.get()
@@ -136,3 +153,32 @@ def test_a_patient_data_viewset_cannot_bypass_scoping_by_overriding_get_queryset
         class Leaky(PatientDataViewSet):
             def get_queryset(self):
                 return super().get_queryset()
+
+
+@pytest.mark.parametrize("mixin", ["ListModelMixin", "RetrieveModelMixin", "CreateModelMixin", "UpdateModelMixin"])
+def test_a_patient_data_viewset_cannot_use_drfs_unaudited_mixins(mixin):
+    from rest_framework import mixins
+
+    from clinic.api.viewsets import PatientDataViewSet
+
+    with pytest.raises(TypeError, match="writes no audit event"):
+        type("Unaudited", (getattr(mixins, mixin), PatientDataViewSet), {})
+
+
+def test_a_forged_forwarded_for_header_falls_back_to_the_peer_address(clinician_client, patient, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    response = clinician_client.get(
+        f"/api/v1/patients/{patient.public_id}/", HTTP_X_FORWARDED_FOR="junk", REMOTE_ADDR="10.0.0.9"
+    )
+    assert response.status_code == 200
+    assert AuditEvent.objects.get().ip_address == "10.0.0.9"
+
+
+def test_behind_a_proxy_the_client_address_comes_from_forwarded_for(clinician_client, patient, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    clinician_client.get(
+        f"/api/v1/patients/{patient.public_id}/",
+        HTTP_X_FORWARDED_FOR="203.0.113.5, 198.51.100.7",
+        REMOTE_ADDR="10.0.0.9",
+    )
+    assert AuditEvent.objects.get().ip_address == "198.51.100.7"

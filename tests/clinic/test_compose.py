@@ -57,6 +57,11 @@ def test_each_app_service_runs_its_own_process(compose):
     assert commands["migrate"] == "python manage.py migrate --noinput"
 
 
+def test_compose_has_no_default_secret_key(compose):
+    key = compose["x-app"]["environment"]["SECRET_KEY"]
+    assert key.startswith("${SECRET_KEY:?")
+
+
 def test_ports_expose_the_web_and_the_mail_catcher(compose):
     assert compose["services"]["web"]["ports"] == ["8000:8000"]
     assert compose["services"]["mailpit"]["ports"] == ["8025:8025"]

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +57,43 @@ def test_a_validation_error_lists_fields_under_extra(api_client):
 
 def test_a_bad_page_number_is_a_404(clinician_client):
     assert_error_shape(clinician_client.get("/api/v1/locations/?page=99"), 404)
+
+
+def test_json_nested_too_deeply_is_a_400(api_client):
+    body = "[" * 100_000 + "]" * 100_000
+    response = api_client.post("/api/v1/auth/token/", data=body, content_type="application/json")
+    assert "nested too deeply" in assert_error_shape(response, 400)["message"]
+
+
+def test_a_host_we_do_not_serve_gets_a_json_400_under_the_api(api_client):
+    assert_error_shape(api_client.get("/api/v1/locations/", HTTP_HOST="evil.example.com"), 400)
+
+
+def test_too_many_query_parameters_is_a_json_400(clinician_client):
+    query = "&".join(f"f{i}=1" for i in range(1200))
+    assert_error_shape(clinician_client.get(f"/api/v1/patients/?{query}"), 400)
+
+
+def test_a_body_over_the_size_limit_is_a_json_413(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = '{"username": "' + "x" * 5000 + '", "password": "y"}'
+    response = api_client.post("/api/v1/auth/token/", data=body, content_type="application/json")
+    assert "too large" in assert_error_shape(response, 413)["message"]
+
+
+def test_the_500_page_is_json_under_the_api_and_html_elsewhere(rf):
+    from clinic.urls import handler500
+
+    api = handler500(rf.get("/api/v1/patients/"))
+    assert api.status_code == 500
+    assert api["Content-Type"] == "application/json"
+    assert set(json.loads(api.content)) == {"message", "extra"}
+    admin = handler500(rf.get("/admin/"))
+    assert admin.status_code == 500
+    assert admin["Content-Type"].startswith("text/html")
+
+
+def test_a_bad_boolean_filter_is_a_400_naming_the_field(clinician_client):
+    body = assert_error_shape(clinician_client.get("/api/v1/rooms/?is_virtual=maybe"), 400)
+    assert "is_virtual" in body["extra"]["fields"]
+    assert clinician_client.get("/api/v1/rooms/?is_virtual=true").status_code == 200

@@ -49,12 +49,14 @@ def test_it_sends_nothing_when_nothing_lapses(admin_with_email):
 
 
 @pytest.mark.django_db
-def test_the_task_uses_todays_date_in_the_clinic_zone(admin_with_email):
-    LocationFactory.create(name="North", state_license_expires=date(2027, 1, 10))
-    with time_machine.travel("2026-11-15 12:00:00+00:00", tick=False):
-        assert licence_expiry_notify() == 1
-    with time_machine.travel("2026-10-01 12:00:00+00:00", tick=False):
+def test_the_task_counts_days_from_today_in_the_clinic_zone(admin_with_email, settings):
+    settings.LICENCE_EXPIRY_WARNING_DAYS = 60
+    # 60 days after 2026-11-16 (the UTC date at 03:00 UTC); New York is still on 11-15 then.
+    LocationFactory.create(name="North", state_license_expires=date(2027, 1, 15))
+    with time_machine.travel("2026-11-16 03:00:00+00:00", tick=False):
         assert licence_expiry_notify() == 0
+    with time_machine.travel("2026-11-16 12:00:00+00:00", tick=False):
+        assert licence_expiry_notify() == 1
 
 
 @pytest.mark.django_db(transaction=True)

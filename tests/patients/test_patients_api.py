@@ -39,6 +39,12 @@ def test_patients_are_read_only_for_now(clinician_client, patient):
     assert clinician_client.delete(f"/api/v1/patients/{patient.public_id}/").status_code == 405
 
 
+def test_a_patient_prints_as_the_mrn_only(patient):
+    # str() ends up in the admin's change log and in exception reports: no names there.
+    assert str(patient) == patient.mrn
+    assert patient.legal_last_name not in str(patient)
+
+
 def test_mrns_are_never_reused():
     first, second = mrn_next(), mrn_next()
     assert first != second
