@@ -229,6 +229,9 @@ SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms.jso
 # Days ahead at which a location or staff licence or accreditation counts as expiring.
 LICENCE_EXPIRY_WARNING_DAYS = env.int("LICENCE_EXPIRY_WARNING_DAYS", default=60)
 
+# Minutes a break-the-glass grant opens a patient's clinical records to someone off the care team.
+BREAK_GLASS_MINUTES = env.int("BREAK_GLASS_MINUTES", default=60)
+
 # --- Logging -----------------------------------------------------------------------------
 # Logs carry ids, never patient data (names, dates of birth, phone numbers, MRNs).
 LOGGING = {

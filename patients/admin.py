@@ -1,12 +1,21 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import PatientAuditAdminMixin
-from patients.models import Patient
+from patients.access import scope_to_visible_patients
+from patients.models import BreakGlassGrant, CareTeamMember, Patient
 from patients.services import mrn_next
+
+
+class CareTeamInline(admin.TabularInline):
+    model = CareTeamMember
+    extra = 0
+    fields = ["member", "team_role", "started_on", "ended_on"]
+    autocomplete_fields = ["member"]
 
 
 @admin.register(Patient)
@@ -16,8 +25,32 @@ class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
     list_filter = ["status"]
     search_fields = ["=mrn", "legal_last_name", "legal_first_name", "preferred_name"]
     readonly_fields = ["mrn", "public_id"]
+    inlines = [CareTeamInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
+        # The same rule as the API: clinical staff see their care teams' patients only.
+        return scope_to_visible_patients(super().get_queryset(request), request.user, patient_path="", clinical=False)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change:
             obj.mrn = mrn_next()
         super().save_model(request, obj, form, change)
+
+
+@admin.register(BreakGlassGrant)
+class BreakGlassGrantAdmin(admin.ModelAdmin):
+    """Read-only: grants are made through the API, with their reason, and reviewed here."""
+
+    list_display = ["created_at", "user", "patient", "expires_at"]
+    list_select_related = ["user", "patient"]
+    search_fields = ["user__username", "=patient__mrn"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,6 +1,7 @@
 from clinic.apps import DomainAppConfig, Writer
 
-_CLINICAL_READ = ["view_patient"]
+_CLINICAL_READ = ["view_patient", "view_careteammember"]
+_MANAGE_TEAM = ["view_careteammember", "add_careteammember", "change_careteammember"]
 
 
 class PatientsConfig(DomainAppConfig):
@@ -8,9 +9,9 @@ class PatientsConfig(DomainAppConfig):
     name = "patients"
     verbose_name = "Patients"
     role_permissions = {
-        "clinic_admin": ["view_patient", "add_patient", "change_patient"],
-        "admissions": ["view_patient", "add_patient", "change_patient"],
-        "billing": ["view_patient"],
+        "clinic_admin": ["view_patient", "add_patient", "change_patient", "view_breakglassgrant", *_MANAGE_TEAM],
+        "admissions": ["view_patient", "add_patient", "change_patient", *_MANAGE_TEAM],
+        "billing": ["view_patient", "view_careteammember"],
         "clinician": _CLINICAL_READ,
         "prescriber": _CLINICAL_READ,
         "nurse": _CLINICAL_READ,

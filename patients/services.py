@@ -1,11 +1,23 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.http import HttpRequest
+from django.utils import timezone
 
-from patients.models import Patient, PatientStatus
+from clinic.audit import audit_record, audit_target_for
+from clinic.errors import ApplicationError, Conflict, Forbidden
+from clinic.models import AuditAction
+from clinic.roles import CLINICAL_ROLES, Role, has_any_role
+from patients.models import BreakGlassGrant, CareTeamMember, CareTeamRole, Patient, PatientStatus
+
+# A reason a person can audit later; "x" or "need" is not one.
+BREAK_GLASS_MIN_REASON = 10
+LEAD_ROLES = frozenset({CareTeamRole.PRIMARY_CLINICIAN, CareTeamRole.PRESCRIBER_OF_RECORD})
 
 MRN_SEQUENCE = "patients_mrn_seq"
 
@@ -40,3 +52,89 @@ def patient_create(
     patient.full_clean()
     patient.save()
     return patient
+
+
+def _require_roles(user: Any, roles: frozenset[str] | set[str], doing: str) -> None:
+    if not (user.is_superuser or has_any_role(user, roles)):
+        raise Forbidden(f"Only {', '.join(sorted(roles))} staff may {doing}.")
+
+
+@transaction.atomic
+def break_glass_grant(
+    *, patient: Patient, user: Any, reason: str, request: HttpRequest | None = None
+) -> BreakGlassGrant:
+    """Open one patient's clinical records to a clinical user off the care team, for a while."""
+    _require_roles(user, CLINICAL_ROLES, "break the glass")
+    reason = reason.strip()
+    if len(reason) < BREAK_GLASS_MIN_REASON:
+        raise ApplicationError(
+            f"Say why you need this record (at least {BREAK_GLASS_MIN_REASON} characters); the reason is audited.",
+            extra={"fields": {"reason": ["Too short."]}},
+        )
+    grant = BreakGlassGrant.objects.create(
+        patient=patient,
+        user=user,
+        reason=reason,
+        expires_at=timezone.now() + timedelta(minutes=settings.BREAK_GLASS_MINUTES),
+    )
+    audit_record(
+        audit_target_for(grant, patient_path="patient"),
+        action=AuditAction.BREAK_GLASS,
+        actor=user,
+        request=request,
+        reason=reason,
+    )
+    return grant
+
+
+CARE_TEAM_MANAGERS = frozenset({Role.CLINIC_ADMIN, Role.ADMISSIONS})
+
+
+@transaction.atomic
+def care_team_member_add(
+    *, patient: Patient, member: Any, team_role: str, started_on: date, by: Any, request: HttpRequest | None = None
+) -> CareTeamMember:
+    _require_roles(by, CARE_TEAM_MANAGERS, "change a care team")
+    if not has_any_role(member, CLINICAL_ROLES):
+        raise ApplicationError(
+            "Only staff with a clinical role (clinician, prescriber, nurse) can join a care team.",
+            extra={"fields": {"member": ["Not a clinical staff member."]}},
+        )
+    # Lock the patient so two desks adding a prescriber of record at once are serialised;
+    # the partial unique constraints are the final word either way.
+    Patient.objects.select_for_update().get(pk=patient.pk)
+    clash = CareTeamMember.objects.filter(patient=patient, ended_on__isnull=True)
+    if clash.filter(member=member).exists():
+        raise Conflict("This person is already on the patient's care team.")
+    if team_role in LEAD_ROLES and clash.filter(team_role=team_role).exists():
+        raise Conflict(
+            f"The patient already has a {CareTeamRole(team_role).label.lower()}; end that membership first.",
+            extra={"team_role": team_role},
+        )
+    membership = CareTeamMember(patient=patient, member=member, team_role=team_role, started_on=started_on)
+    membership.full_clean()
+    membership.save()
+    audit_record(
+        audit_target_for(membership, patient_path="patient"), action=AuditAction.CREATE, actor=by, request=request
+    )
+    return membership
+
+
+@transaction.atomic
+def care_team_member_end(
+    *, membership: CareTeamMember, ended_on: date, by: Any, request: HttpRequest | None = None
+) -> CareTeamMember:
+    _require_roles(by, CARE_TEAM_MANAGERS, "change a care team")
+    membership = CareTeamMember.objects.select_for_update().get(pk=membership.pk)
+    if membership.ended_on is not None:
+        raise Conflict("This membership has already ended.")
+    if ended_on < membership.started_on:
+        raise ApplicationError(
+            "A membership cannot end before it starts.", extra={"fields": {"ended_on": ["Before the start date."]}}
+        )
+    membership.ended_on = ended_on
+    membership.save(update_fields=["ended_on", "updated_at"])
+    audit_record(
+        audit_target_for(membership, patient_path="patient"), action=AuditAction.UPDATE, actor=by, request=request
+    )
+    return membership

@@ -4,7 +4,7 @@ from rest_framework.test import APIClient
 
 from clinic.roles import Role
 from tests.clinic.factories import UserFactory
-from tests.patients.factories import PatientFactory
+from tests.patients.factories import PatientFactory, put_on_care_team
 
 
 @pytest.fixture
@@ -44,8 +44,11 @@ def clinician_client(client_for, clinician):
 
 
 @pytest.fixture
-def patient(db):
-    return PatientFactory.create()
+def patient(db, clinician):
+    """A patient on the `clinician` fixture's care team."""
+    patient = PatientFactory.create()
+    put_on_care_team(patient, clinician)
+    return patient
 
 
 @pytest.fixture(autouse=True)

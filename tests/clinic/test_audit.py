@@ -4,7 +4,7 @@ from django.db.utils import InternalError, ProgrammingError
 
 from clinic.models import AuditAction, AuditEvent, AuditLogIsAppendOnly
 from clinic.roles import Role
-from tests.patients.factories import PatientFactory
+from tests.patients.factories import PatientFactory, put_on_care_team
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,8 @@ def test_reading_a_patient_writes_an_audit_event(clinician, clinician_client, pa
 
 def test_a_list_writes_one_event_per_patient_shown(clinician, clinician_client):
     patients = PatientFactory.create_batch(3)
+    for each in patients:
+        put_on_care_team(each, clinician)
     response = clinician_client.get("/api/v1/patients/?page_size=2")
     assert response.status_code == 200
     shown = {row["id"] for row in response.json()["results"]}
@@ -39,12 +41,14 @@ def test_a_list_writes_one_event_per_patient_shown(clinician, clinician_client):
     assert len(patients) == 3
 
 
-def test_a_list_costs_the_same_queries_at_any_size(clinician_client, django_assert_num_queries):
-    PatientFactory.create_batch(2)
+def test_a_list_costs_the_same_queries_at_any_size(clinician, clinician_client, django_assert_num_queries):
+    for each in PatientFactory.create_batch(2):
+        put_on_care_team(each, clinician)
     # token, roles, count, page, audit insert (one for the whole page), token refresh
     with django_assert_num_queries(6) as small:
         clinician_client.get("/api/v1/patients/")
-    PatientFactory.create_batch(20)
+    for each in PatientFactory.create_batch(20):
+        put_on_care_team(each, clinician)
     with django_assert_num_queries(len(small.captured_queries)):
         clinician_client.get("/api/v1/patients/")
 

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from clinic.demo import demo_password
 from clinic.models import Location, Room
 from clinic.roles import Role, roles_of
-from patients.models import Patient
+from patients.models import CareTeamMember, Patient
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +56,14 @@ def test_demo_mrns_are_unique_and_sequential():
     mrns = sorted(Patient.objects.values_list("mrn", flat=True))
     assert len(set(mrns)) == 4
     assert all(m.startswith("MRN") and len(m) == 10 for m in mrns)
+
+
+def test_the_demo_clinician_cares_for_the_admitted_demo_patients():
+    seed()
+    seed()
+    clinician = get_user_model().objects.get(username="clinician")
+    admitted = Patient.objects.filter(status="admitted")
+    assert admitted.count() == 2
+    assert set(admitted.values_list("pk", flat=True)) == set(
+        CareTeamMember.objects.filter(member=clinician, ended_on=None).values_list("patient_id", flat=True)
+    )

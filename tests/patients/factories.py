@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import factory
 
-from patients.models import Patient
+from patients.models import CareTeamMember, Patient
 from patients.services import patient_create
 
 
@@ -21,3 +21,7 @@ class PatientFactory(factory.Factory[Patient]):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return patient_create(**kwargs)
+
+
+def put_on_care_team(patient: Patient, user, team_role: str = "other") -> CareTeamMember:
+    return CareTeamMember.objects.create(patient=patient, member=user, team_role=team_role, started_on=date(2026, 1, 1))

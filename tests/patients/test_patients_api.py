@@ -1,18 +1,42 @@
+from datetime import date
+
 import pytest
 
 from clinic.roles import Role
 from patients.services import mrn_next
-from tests.patients.factories import PatientFactory
+from tests.patients.factories import PatientFactory, put_on_care_team
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("role", list(Role))
-def test_every_role_can_read_demographics(make_user, client_for, patient, role):
+@pytest.mark.parametrize("role", [Role.ADMISSIONS, Role.BILLING, Role.CLINIC_ADMIN])
+def test_front_office_roles_read_every_patients_demographics(make_user, client_for, patient, role):
     response = client_for(make_user(role)).get(f"/api/v1/patients/{patient.public_id}/")
     assert response.status_code == 200
     assert response.json()["mrn"] == patient.mrn
     assert response.json()["id"] == str(patient.public_id)
+
+
+@pytest.mark.parametrize("role", [Role.CLINICIAN, Role.PRESCRIBER, Role.NURSE])
+def test_clinical_roles_see_only_their_care_team_patients(make_user, client_for, role):
+    user = make_user(role)
+    mine, other = PatientFactory.create(), PatientFactory.create()
+    put_on_care_team(mine, user)
+    client = client_for(user)
+    assert client.get(f"/api/v1/patients/{mine.public_id}/").status_code == 200
+    off_team = client.get(f"/api/v1/patients/{other.public_id}/")
+    assert off_team.status_code == 404
+    assert other.legal_last_name not in off_team.content.decode()
+    assert [row["id"] for row in client.get("/api/v1/patients/").json()["results"]] == [str(mine.public_id)]
+
+
+def test_an_ended_membership_closes_the_record(make_user, client_for):
+    nurse = make_user(Role.NURSE)
+    patient = PatientFactory.create()
+    membership = put_on_care_team(patient, nurse)
+    membership.ended_on = date(2026, 2, 1)
+    membership.save()
+    assert client_for(nurse).get(f"/api/v1/patients/{patient.public_id}/").status_code == 404
 
 
 def test_unauthenticated_callers_get_401_and_no_data(api_client, patient):
@@ -21,10 +45,10 @@ def test_unauthenticated_callers_get_401_and_no_data(api_client, patient):
     assert patient.legal_last_name not in response.content.decode()
 
 
-def test_the_list_filters_by_status(clinician_client):
+def test_the_list_filters_by_status(make_user, client_for):
     admitted = PatientFactory.create(status="admitted")
     PatientFactory.create(status="referred")
-    response = clinician_client.get("/api/v1/patients/?status=admitted")
+    response = client_for(make_user(Role.ADMISSIONS)).get("/api/v1/patients/?status=admitted")
     assert [row["id"] for row in response.json()["results"]] == [str(admitted.public_id)]
 
 

@@ -1,0 +1,64 @@
+"""Who may see which patients (DESIGN.md, "Roles").
+
+- Front-office roles (admissions, billing) and clinic administrators see every patient's
+  demographics, consents, coverage and scheduling; never clinical records.
+- Clinical roles (clinician, prescriber, nurse) see a patient, demographics and clinical
+  records alike, only while they are on the patient's care team or hold an unexpired
+  break-the-glass grant for that patient.
+- Superusers (the deployment's owners) see everything; they are audited like anyone.
+
+A patient outside the caller's view is a 404, never a 403 that would confirm they exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from clinic.roles import CLINICAL_ROLES, FRONT_OFFICE_ROLES, Role, has_any_role
+from patients.models import Patient
+
+DEMOGRAPHICS_FOR_ALL = FRONT_OFFICE_ROLES | {Role.CLINIC_ADMIN}
+
+
+def clinically_visible_patients(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Patient]:
+    """Patients whose clinical records the user may open (care team or break-glass)."""
+    if not user.is_authenticated:
+        return Patient.objects.none()
+    if getattr(user, "is_superuser", False):
+        return Patient.objects.all()
+    if not has_any_role(user, CLINICAL_ROLES):
+        return Patient.objects.none()
+    today = timezone.localdate()
+    on_team = Q(care_team__member=user) & (Q(care_team__ended_on__isnull=True) | Q(care_team__ended_on__gte=today))
+    glass = Q(break_glass_grants__user=user, break_glass_grants__expires_at__gt=timezone.now())
+    return Patient.objects.filter(on_team | glass)
+
+
+def visible_patients(user: AbstractBaseUser | AnonymousUser, *, clinical: bool) -> QuerySet[Patient]:
+    """Patients the user may see: clinical records when `clinical`, else demographics."""
+    if (
+        not clinical
+        and user.is_authenticated
+        and (getattr(user, "is_superuser", False) or has_any_role(user, DEMOGRAPHICS_FOR_ALL))
+    ):
+        return Patient.objects.all()
+    return clinically_visible_patients(user)
+
+
+def scope_to_visible_patients(
+    queryset: QuerySet[Any], user: AbstractBaseUser | AnonymousUser, *, patient_path: str, clinical: bool
+) -> QuerySet[Any]:
+    """Filter `queryset` (records reached from a patient by `patient_path`) to visible patients.
+
+    One subquery, whatever the page size; no per-row checks.
+    """
+    visible = visible_patients(user, clinical=clinical)
+    if visible.query.is_empty():
+        return queryset.none()
+    lookup = "__".join(filter(None, patient_path.split("."))) or None
+    field = f"{lookup}__pk__in" if lookup else "pk__in"
+    return queryset.filter(**{field: visible.values("pk")})
