@@ -88,8 +88,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         if isinstance(detail, dict):
-            non_field = detail.get("non_field_errors")
-            fields = {key: value for key, value in detail.items() if key != "non_field_errors"}
+            # DRF names errors of the whole object non_field_errors; Django's model validation __all__.
+            non_field_keys = {"non_field_errors", "__all__"}
+            non_field = [error for key in non_field_keys for error in detail.get(key, [])]
+            fields = {key: value for key, value in detail.items() if key not in non_field_keys}
             message = (_first_message(non_field) if non_field else None) or "Some fields are invalid; see extra.fields."
             extra: dict[str, Any] = {"fields": fields} if fields else {}
             if non_field:

@@ -7,8 +7,14 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import PatientAuditAdminMixin
 from patients.access import scope_to_visible_patients
-from patients.models import BreakGlassGrant, CareTeamMember, Patient
+from patients.models import BreakGlassGrant, CareTeamMember, Patient, PatientContact
 from patients.services import mrn_next
+
+
+class ContactInline(admin.TabularInline):
+    model = PatientContact
+    extra = 0
+    fields = ["name", "relationship", "phone", "email", "is_emergency_contact", "is_support_person"]
 
 
 class CareTeamInline(admin.TabularInline):
@@ -22,10 +28,11 @@ class CareTeamInline(admin.TabularInline):
 class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
     patient_path = ""
     list_display = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "date_of_birth", "status"]
-    list_filter = ["status"]
-    search_fields = ["=mrn", "legal_last_name", "legal_first_name", "preferred_name"]
+    list_filter = ["status", "reminder_channel"]
+    # The desk finds people by name, MRN, phone or date of birth (YYYY-MM-DD).
+    search_fields = ["=mrn", "legal_last_name", "legal_first_name", "preferred_name", "=phone", "=date_of_birth"]
     readonly_fields = ["mrn", "public_id"]
-    inlines = [CareTeamInline]
+    inlines = [ContactInline, CareTeamInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         # The same rule as the API: clinical staff see their care teams' patients only.

@@ -1,6 +1,7 @@
 from clinic.apps import DomainAppConfig, Writer
 
-_CLINICAL_READ = ["view_patient", "view_careteammember"]
+_CLINICAL_READ = ["view_patient", "view_patientcontact", "view_careteammember"]
+_MANAGE_CONTACTS = ["view_patientcontact", "add_patientcontact", "change_patientcontact", "delete_patientcontact"]
 _MANAGE_TEAM = ["view_careteammember", "add_careteammember", "change_careteammember"]
 
 
@@ -9,8 +10,15 @@ class PatientsConfig(DomainAppConfig):
     name = "patients"
     verbose_name = "Patients"
     role_permissions = {
-        "clinic_admin": ["view_patient", "add_patient", "change_patient", "view_breakglassgrant", *_MANAGE_TEAM],
-        "admissions": ["view_patient", "add_patient", "change_patient", *_MANAGE_TEAM],
+        "clinic_admin": [
+            "view_patient",
+            "add_patient",
+            "change_patient",
+            "view_breakglassgrant",
+            *_MANAGE_TEAM,
+            *_MANAGE_CONTACTS,
+        ],
+        "admissions": ["view_patient", "add_patient", "change_patient", *_MANAGE_TEAM, *_MANAGE_CONTACTS],
         "billing": ["view_patient", "view_careteammember"],
         "clinician": _CLINICAL_READ,
         "prescriber": _CLINICAL_READ,

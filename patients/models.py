@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 from timezone_field import TimeZoneField
 
-from clinic.models import PublicModel
+from clinic.models import US_STATE, PublicModel
 
 
 class PatientStatus(models.TextChoices):
@@ -17,6 +18,20 @@ class PatientStatus(models.TextChoices):
     DECLINED = "declined", "Declined"
 
 
+class SexAssignedAtBirth(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    INTERSEX = "intersex", "Intersex"
+    UNKNOWN = "unknown", "Unknown"
+    DECLINED = "declined", "Declined to answer"
+
+
+class ReminderChannel(models.TextChoices):
+    SMS = "sms", "Text message"
+    EMAIL = "email", "Email"
+    NONE = "none", "No reminders"
+
+
 class Patient(PublicModel):
     # Issued by patient_create from a database sequence: unique, never reused, no race.
     mrn = models.CharField("MRN", max_length=16, unique=True, editable=False)
@@ -24,7 +39,20 @@ class Patient(PublicModel):
     legal_last_name = models.CharField(max_length=100)
     preferred_name = models.CharField(max_length=100, blank=True)
     date_of_birth = models.DateField()
+    sex_assigned_at_birth = models.CharField(max_length=10, choices=SexAssignedAtBirth.choices, blank=True)
+    gender_identity = models.CharField(max_length=100, blank=True)
+    pronouns = models.CharField(max_length=50, blank=True)
+    phone = PhoneNumberField(blank=True, help_text="Mobile number in E.164, e.g. +16175550123.")
+    email = models.EmailField(blank=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True, validators=[US_STATE])
+    postal_code = models.CharField(max_length=10, blank=True)
     time_zone = TimeZoneField(help_text="IANA time zone; reminders and 'tomorrow' are computed in it.")
+    preferred_language = models.CharField(max_length=16, default="en", help_text="BCP 47 tag, e.g. en, es.")
+    # No messages until admissions records how the patient wants them (and where).
+    reminder_channel = models.CharField(max_length=8, choices=ReminderChannel.choices, default=ReminderChannel.NONE)
     status = models.CharField(max_length=20, choices=PatientStatus.choices, default=PatientStatus.REFERRED)
 
     history = HistoricalRecords()
@@ -34,12 +62,62 @@ class Patient(PublicModel):
         indexes = [
             # Front-desk search by surname.
             models.Index(fields=["legal_last_name", "legal_first_name"], name="patient_name"),
+            # Front-desk search by date of birth, and inbound texts matched to a patient by number.
+            models.Index(fields=["date_of_birth"], name="patient_dob"),
+            models.Index(fields=["phone"], name="patient_phone"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="patient_channel_has_address",
+                condition=~Q(reminder_channel="sms", phone="") & ~Q(reminder_channel="email", email=""),
+                violation_error_message="Reminders by text need a phone number, and by email an email address.",
+            ),
         ]
 
     def __str__(self) -> str:
         # The MRN only: str() lands in the admin's change log and in exception reports,
         # where a name would be patient data. The admin lists names in their own columns.
         return self.mrn
+
+
+class ContactRelationship(models.TextChoices):
+    SPOUSE_PARTNER = "spouse_partner", "Spouse or partner"
+    PARENT = "parent", "Parent"
+    CHILD = "child", "Child"
+    SIBLING = "sibling", "Sibling"
+    OTHER_FAMILY = "other_family", "Other family"
+    FRIEND = "friend", "Friend"
+    SPONSOR = "sponsor", "Sponsor or peer support"
+    GUARDIAN = "guardian", "Legal guardian"
+    OTHER = "other", "Other"
+
+
+class PatientContact(PublicModel):
+    """An emergency contact or support person. Being listed here is not consent to disclose
+    anything to them (42 CFR Part 2): that needs a consent naming them."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=200)
+    relationship = models.CharField(max_length=16, choices=ContactRelationship.choices)
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(blank=True)
+    is_emergency_contact = models.BooleanField(default=False)
+    is_support_person = models.BooleanField(default=False)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-is_emergency_contact", "name"]
+        constraints = [
+            models.CheckConstraint(
+                name="contact_reachable",
+                condition=~Q(phone="", email=""),
+                violation_error_message="A contact needs a phone number or an email address.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_relationship_display()} of {self.patient.mrn}"
 
 
 class CareTeamRole(models.TextChoices):

@@ -4,7 +4,7 @@ from patients.models import CareTeamMember, Patient
 
 
 def patient_list() -> QuerySet[Patient]:
-    return Patient.objects.all()
+    return Patient.objects.prefetch_related("contacts")
 
 
 def care_team_member_list() -> QuerySet[CareTeamMember]:

@@ -15,6 +15,15 @@ from clinic.models import AuditAction
 from clinic.roles import CLINICAL_ROLES, Role, has_any_role
 from patients.models import BreakGlassGrant, CareTeamMember, CareTeamRole, Patient, PatientStatus
 
+PATIENT_REGISTRARS = frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN})
+
+
+def patient_register(*, by: Any, request: HttpRequest | None = None, **fields: Any) -> Patient:
+    """patient_create for a person at the desk: checks their role and audits the creation."""
+    _require_roles(by, PATIENT_REGISTRARS, "register patients")
+    return patient_create(by=by, request=request, **fields)
+
+
 # A reason a person can audit later; "x" or "need" is not one.
 BREAK_GLASS_MIN_REASON = 10
 LEAD_ROLES = frozenset({CareTeamRole.PRIMARY_CLINICIAN, CareTeamRole.PRESCRIBER_OF_RECORD})
@@ -37,20 +46,30 @@ def patient_create(
     legal_last_name: str,
     date_of_birth: date,
     time_zone: ZoneInfo,
-    preferred_name: str = "",
     status: str = PatientStatus.REFERRED,
+    by: Any = None,
+    request: HttpRequest | None = None,
+    **details: Any,
 ) -> Patient:
+    """Register a patient. `details` are the optional fields of the record (phone, email,
+    address, pronouns, reminder channel, ...); the model validates them all."""
+    if date_of_birth > timezone.localdate():
+        raise ApplicationError(
+            "The date of birth is in the future.", extra={"fields": {"date_of_birth": ["In the future."]}}
+        )
     patient = Patient(
         mrn=mrn_next(),
         legal_first_name=legal_first_name,
         legal_last_name=legal_last_name,
-        preferred_name=preferred_name,
         date_of_birth=date_of_birth,
         time_zone=time_zone,
         status=status,
+        **details,
     )
     patient.full_clean()
     patient.save()
+    if by is not None:
+        audit_record(audit_target_for(patient, patient_path=""), action=AuditAction.CREATE, actor=by, request=request)
     return patient
 
 

@@ -18,6 +18,7 @@ from patients.api.serializers import (
     CareTeamMemberCreateInputSerializer,
     CareTeamMemberEndInputSerializer,
     CareTeamMemberOutputSerializer,
+    PatientCreateInputSerializer,
     PatientOutputSerializer,
 )
 from patients.models import Patient
@@ -31,6 +32,14 @@ class PatientViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
 
     def base_queryset(self) -> QuerySet[Any]:
         return selectors.patient_list()
+
+    @extend_schema(request=PatientCreateInputSerializer, responses={201: PatientOutputSerializer})
+    def create(self, request: Request) -> Response:
+        """Register a patient (admissions, clinic admin). The MRN is issued here."""
+        data = PatientCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient = services.patient_register(by=request.user, request=request._request, **data.validated_data)
+        return Response(PatientOutputSerializer(patient).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=BreakGlassInputSerializer, responses={201: BreakGlassOutputSerializer})
     @action(detail=True, methods=["post"], url_path="break-glass")

@@ -58,9 +58,9 @@ def test_an_unknown_status_filter_is_a_400(clinician_client):
     assert "status" in response.json()["extra"]["fields"]
 
 
-def test_patients_are_read_only_for_now(clinician_client, patient):
-    assert clinician_client.post("/api/v1/patients/", {}, format="json").status_code == 405
-    assert clinician_client.delete(f"/api/v1/patients/{patient.public_id}/").status_code == 405
+def test_patients_cannot_be_deleted_through_the_api(make_user, client_for, patient):
+    for role in Role:
+        assert client_for(make_user(role)).delete(f"/api/v1/patients/{patient.public_id}/").status_code == 405
 
 
 def test_a_patient_prints_as_the_mrn_only(patient):
