@@ -67,7 +67,8 @@ def domain_app_configs() -> list[DomainAppConfig]:
 
 
 def sync_role_groups(sender: AppConfig, **kwargs: Any) -> None:
-    """Create the role groups and grant each its permissions on the app just migrated.
+    """Create the role groups and grant each its permissions on the app just migrated;
+    make sure the reference levels of care exist.
 
     Runs after auth's own post_migrate handler has created that app's permissions.
     Idempotent; permissions granted by hand are left alone.
@@ -80,6 +81,12 @@ def sync_role_groups(sender: AppConfig, **kwargs: Any) -> None:
     groups = {role.value: Group.objects.using(using).get_or_create(name=role.value)[0] for role in Role}
     if not isinstance(sender, DomainAppConfig):
         return
+    if sender.label == "clinic":
+        # Reference rows come back after a flush too (tests that truncate every table).
+        from clinic.levels import seed_levels_of_care
+        from clinic.models import LevelOfCare
+
+        seed_levels_of_care(LevelOfCare, using=using)
     for role, codenames in sender.role_permissions.items():
         permissions = Permission.objects.using(using).filter(
             content_type__app_label=sender.label, codename__in=codenames

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "knox",
     "django_filters",
@@ -193,6 +194,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # One name per choice set where a model field and an input field share it.
+    "ENUM_NAME_OVERRIDES": {"DischargeReasonEnum": "patients.models.DischargeReason"},
 }
 
 # --- Security -----------------------------------------------------------------------
@@ -231,6 +234,9 @@ LICENCE_EXPIRY_WARNING_DAYS = env.int("LICENCE_EXPIRY_WARNING_DAYS", default=60)
 
 # Minutes a break-the-glass grant opens a patient's clinical records to someone off the care team.
 BREAK_GLASS_MINUTES = env.int("BREAK_GLASS_MINUTES", default=60)
+
+# How many days back an admission, level change or discharge may be recorded (with a reason).
+BACKDATE_WINDOW_DAYS = env.int("BACKDATE_WINDOW_DAYS", default=7)
 
 # --- Logging -----------------------------------------------------------------------------
 # Logs carry ids, never patient data (names, dates of birth, phone numbers, MRNs).

@@ -7,7 +7,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import PatientAuditAdminMixin
 from patients.access import scope_to_visible_patients
-from patients.models import BreakGlassGrant, CareTeamMember, Patient, PatientContact
+from patients.models import BreakGlassGrant, CareTeamMember, EpisodeOfCare, LevelOfCareStay, Patient, PatientContact
 from patients.services import mrn_next
 
 
@@ -60,4 +60,37 @@ class BreakGlassGrantAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StayInline(admin.TabularInline):
+    """Read-only here: levels change through the transition service (API), which keeps
+    stays from overlapping and tells scheduling and insurance."""
+
+    model = LevelOfCareStay
+    extra = 0
+    can_delete = False
+    fields = ["level", "started_on", "ended_on", "kind", "reason", "decided_by"]
+    readonly_fields = ["level", "started_on", "ended_on", "kind", "reason", "decided_by"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(EpisodeOfCare)
+class EpisodeOfCareAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
+    list_display = ["patient", "admitted_on", "discharged_on", "discharge_reason"]
+    list_filter = [("discharged_on", admin.EmptyFieldListFilter), "discharge_reason"]
+    list_select_related = ["patient"]
+    search_fields = ["=patient__mrn", "patient__legal_last_name"]
+    date_hierarchy = "admitted_on"
+    readonly_fields = ["patient", "admitted_on", "discharged_on", "discharge_reason"]
+    inlines = [StayInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[EpisodeOfCare]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path="patient", clinical=False
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,6 +1,7 @@
 from clinic.apps import DomainAppConfig, Writer
 
-_CLINICAL_READ = ["view_patient", "view_patientcontact", "view_careteammember"]
+_EPISODES = ["view_episodeofcare", "change_episodeofcare", "view_levelofcarestay"]
+_CLINICAL_READ = ["view_patient", "view_patientcontact", "view_careteammember", *_EPISODES]
 _MANAGE_CONTACTS = ["view_patientcontact", "add_patientcontact", "change_patientcontact", "delete_patientcontact"]
 _MANAGE_TEAM = ["view_careteammember", "add_careteammember", "change_careteammember"]
 
@@ -17,9 +18,10 @@ class PatientsConfig(DomainAppConfig):
             "view_breakglassgrant",
             *_MANAGE_TEAM,
             *_MANAGE_CONTACTS,
+            *_EPISODES,
         ],
-        "admissions": ["view_patient", "add_patient", "change_patient", *_MANAGE_TEAM, *_MANAGE_CONTACTS],
-        "billing": ["view_patient", "view_careteammember"],
+        "admissions": ["view_patient", "add_patient", "change_patient", *_MANAGE_TEAM, *_MANAGE_CONTACTS, *_EPISODES],
+        "billing": ["view_patient", "view_careteammember", "view_episodeofcare", "view_levelofcarestay"],
         "clinician": _CLINICAL_READ,
         "prescriber": _CLINICAL_READ,
         "nurse": _CLINICAL_READ,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateRangeField, RangeOperators
 from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
@@ -182,4 +184,94 @@ class BreakGlassGrant(PublicModel):
         indexes = [
             # The access rule looks up the caller's unexpired grants on every request.
             models.Index(fields=["user", "expires_at"], name="break_glass_user_expiry"),
+        ]
+
+
+class DischargeReason(models.TextChoices):
+    COMPLETED = "completed", "Completed treatment"
+    STEPPED_UP_ELSEWHERE = "stepped_up_elsewhere", "Stepped up to a higher level elsewhere"
+    AGAINST_ADVICE = "against_advice", "Left against advice"
+    ADMINISTRATIVE = "administrative", "Administrative"
+    OTHER = "other", "Other"
+
+
+class EpisodeOfCare(PublicModel):
+    """One admission to the program, from admission to discharge, with its aftercare plan."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="episodes")
+    admitted_on = models.DateField()
+    discharged_on = models.DateField(null=True, blank=True)
+    discharge_reason = models.CharField(max_length=24, choices=DischargeReason.choices, blank=True)
+    # Aftercare plan, written at discharge.
+    follow_up_appointments = models.TextField(blank=True)
+    community_resources = models.TextField(blank=True)
+    relapse_prevention_plan = models.TextField(blank=True)
+    safety_plan = models.TextField(blank=True, help_text="Always includes the 988 Suicide & Crisis Lifeline.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-admitted_on"]
+        constraints = [
+            # A patient is in at most one episode of care at a time.
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(discharged_on__isnull=True), name="episode_one_open_per_patient"
+            ),
+            models.CheckConstraint(
+                name="episode_discharge_after_admission",
+                condition=Q(discharged_on__isnull=True) | Q(discharged_on__gte=models.F("admitted_on")),
+                violation_error_message="A discharge cannot come before the admission.",
+            ),
+            models.CheckConstraint(
+                name="episode_discharge_has_reason",
+                condition=Q(discharged_on__isnull=True) | ~Q(discharge_reason=""),
+                violation_error_message="A discharge needs its reason.",
+            ),
+        ]
+
+
+class TransitionKind(models.TextChoices):
+    ADMISSION = "admission", "Admission"
+    STEP_DOWN = "step_down", "Step down"
+    STEP_UP = "step_up", "Step up"
+    TRANSFER_OUT = "transfer_out", "Transfer out"
+
+
+class DateRange(models.Func):
+    function = "daterange"
+    output_field = DateRangeField()
+
+
+class LevelOfCareStay(PublicModel):
+    """A stretch of an episode at one level of care: [started_on, ended_on)."""
+
+    episode = models.ForeignKey(EpisodeOfCare, on_delete=models.PROTECT, related_name="stays")
+    level = models.ForeignKey("clinic.LevelOfCare", on_delete=models.PROTECT, related_name="+")
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True, help_text="First day no longer at this level.")
+    kind = models.CharField(max_length=16, choices=TransitionKind.choices)
+    reason = models.TextField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["started_on", "id"]
+        constraints = [
+            # Stays of one episode never overlap, even when two requests race (DESIGN.md flow 2):
+            # the database refuses, whatever the application checked before.
+            ExclusionConstraint(
+                name="stay_no_overlap_in_episode",
+                expressions=[
+                    ("episode", RangeOperators.EQUAL),
+                    (DateRange("started_on", "ended_on", models.Value("[)")), RangeOperators.OVERLAPS),
+                ],
+                violation_error_message="This stay would overlap another stay of the same episode.",
+            ),
+            models.UniqueConstraint(fields=["episode"], condition=Q(ended_on__isnull=True), name="stay_one_open"),
+            models.CheckConstraint(
+                name="stay_ends_after_start",
+                condition=Q(ended_on__isnull=True) | Q(ended_on__gt=models.F("started_on")),
+                violation_error_message="A stay must last at least a day.",
+            ),
         ]

@@ -1,10 +1,16 @@
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from patients.models import CareTeamMember, Patient
+from patients.models import CareTeamMember, EpisodeOfCare, LevelOfCareStay, Patient
 
 
 def patient_list() -> QuerySet[Patient]:
     return Patient.objects.prefetch_related("contacts")
+
+
+def episode_list() -> QuerySet[EpisodeOfCare]:
+    return EpisodeOfCare.objects.select_related("patient").prefetch_related(
+        Prefetch("stays", queryset=LevelOfCareStay.objects.select_related("level", "decided_by"))
+    )
 
 
 def care_team_member_list() -> QuerySet[CareTeamMember]:

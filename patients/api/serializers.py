@@ -1,10 +1,21 @@
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 from timezone_field.rest_framework import TimeZoneSerializerField
 
-from patients.models import BreakGlassGrant, CareTeamMember, CareTeamRole, Patient, PatientContact
+from clinic.models import LevelOfCare
+from patients.models import (
+    BreakGlassGrant,
+    CareTeamMember,
+    CareTeamRole,
+    DischargeReason,
+    EpisodeOfCare,
+    LevelOfCareStay,
+    Patient,
+    PatientContact,
+)
 
 
 class CareTeamMemberOutputSerializer(serializers.ModelSerializer[CareTeamMember]):
@@ -91,3 +102,64 @@ class BreakGlassOutputSerializer(serializers.ModelSerializer[BreakGlassGrant]):
     class Meta:
         model = BreakGlassGrant
         fields = ["id", "patient", "reason", "expires_at"]
+
+
+class LevelOfCareStayOutputSerializer(serializers.ModelSerializer[LevelOfCareStay]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    level = serializers.CharField(source="level.code", read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True)
+
+    class Meta:
+        model = LevelOfCareStay
+        fields = ["id", "level", "started_on", "ended_on", "kind", "reason", "decided_by"]
+
+
+class EpisodeOutputSerializer(serializers.ModelSerializer[EpisodeOfCare]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+    current_level = serializers.SerializerMethodField()
+    stays = LevelOfCareStayOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = EpisodeOfCare
+        fields = [
+            "id",
+            "patient",
+            "admitted_on",
+            "discharged_on",
+            "discharge_reason",
+            "current_level",
+            "stays",
+            "follow_up_appointments",
+            "community_resources",
+            "relapse_prevention_plan",
+            "safety_plan",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_current_level(self, episode: EpisodeOfCare) -> str | None:
+        # From the prefetched stays: no query per episode.
+        open_stays = [stay for stay in episode.stays.all() if stay.ended_on is None]
+        return open_stays[0].level.code if open_stays else None
+
+
+class EpisodeAdmitInputSerializer(serializers.Serializer[Any]):
+    patient = serializers.UUIDField()
+    level = serializers.SlugRelatedField(slug_field="code", queryset=LevelOfCare.objects.filter(is_active=True))
+    admitted_on = serializers.DateField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class EpisodeTransitionInputSerializer(serializers.Serializer[Any]):
+    to_level = serializers.SlugRelatedField(slug_field="code", queryset=LevelOfCare.objects.filter(is_active=True))
+    effective_on = serializers.DateField()
+    reason = serializers.CharField()
+
+
+class EpisodeDischargeInputSerializer(serializers.Serializer[Any]):
+    discharged_on = serializers.DateField()
+    reason = serializers.ChoiceField(choices=DischargeReason.choices)
+    follow_up_appointments = serializers.CharField(required=False, allow_blank=True, default="")
+    community_resources = serializers.CharField(required=False, allow_blank=True, default="")
+    relapse_prevention_plan = serializers.CharField(required=False, allow_blank=True, default="")
+    safety_plan = serializers.CharField(help_text="Must give the 988 Suicide & Crisis Lifeline.")

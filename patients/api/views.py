@@ -9,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin
-from clinic.errors import ApplicationError, NotFound
+from clinic.errors import ApplicationError, Forbidden, NotFound
 from patients import selectors, services
+from patients.access import clinically_visible_patients
 from patients.api.base import PatientScopedViewSet
 from patients.api.serializers import (
     BreakGlassInputSerializer,
@@ -18,10 +19,15 @@ from patients.api.serializers import (
     CareTeamMemberCreateInputSerializer,
     CareTeamMemberEndInputSerializer,
     CareTeamMemberOutputSerializer,
+    EpisodeAdmitInputSerializer,
+    EpisodeDischargeInputSerializer,
+    EpisodeOutputSerializer,
+    EpisodeTransitionInputSerializer,
     PatientCreateInputSerializer,
     PatientOutputSerializer,
 )
-from patients.models import Patient
+from patients.models import EpisodeOfCare, Patient
+from patients.services import episodes
 
 
 class PatientViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSet):
@@ -101,3 +107,62 @@ class CareTeamMemberViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScope
             request=request._request,
         )
         return Response(CareTeamMemberOutputSerializer(membership).data)
+
+
+class EpisodeViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSet):
+    """Episodes of care and their level-of-care stays. The front office sees them (scheduling
+    and authorizations follow the level); clinical staff change the level."""
+
+    serializer_class = EpisodeOutputSerializer
+    clinical = False
+    filterset_fields = {"patient__public_id": ["exact"], "discharged_on": ["isnull"]}
+
+    def base_queryset(self) -> QuerySet[Any]:
+        return selectors.episode_list()
+
+    @extend_schema(request=EpisodeAdmitInputSerializer, responses={201: EpisodeOutputSerializer})
+    def create(self, request: Request) -> Response:
+        """Admit a patient: opens an episode with its first level-of-care stay."""
+        data = EpisodeAdmitInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        patient = self.visible_patient(fields.pop("patient"))
+        episode = episodes.episode_admit(patient=patient, by=request.user, request=request._request, **fields)
+        return Response(self._fresh(episode), status=status.HTTP_201_CREATED)
+
+    def _fresh(self, episode: EpisodeOfCare) -> dict[str, Any]:
+        return dict(EpisodeOutputSerializer(selectors.episode_list().get(pk=episode.pk)).data)
+
+    def _clinical_episode(self) -> EpisodeOfCare:
+        # Changing the level is clinical work: care team (or break-the-glass) only.
+        episode = self.get_object()
+        if not clinically_visible_patients(self.request.user).filter(pk=episode.patient_id).exists():
+            raise Forbidden("Only the patient's care team can change their level of care or discharge them.")
+        return episode
+
+    @extend_schema(request=EpisodeTransitionInputSerializer, responses=EpisodeOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def transitions(self, request: Request, id: str) -> Response:
+        """Step down, step up, or transfer out (to a residential or withdrawal-management level)."""
+        data = EpisodeTransitionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        episode = self._clinical_episode()
+        episodes.episode_transition(episode=episode, by=request.user, request=request._request, **data.validated_data)
+        return Response(self._fresh(episode))
+
+    @extend_schema(request=EpisodeDischargeInputSerializer, responses=EpisodeOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def discharge(self, request: Request, id: str) -> Response:
+        data = EpisodeDischargeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        episode = self._clinical_episode()
+        episodes.episode_discharge(
+            episode=episode,
+            discharged_on=fields.pop("discharged_on"),
+            reason=fields.pop("reason"),
+            aftercare=fields,
+            by=request.user,
+            request=request._request,
+        )
+        return Response(self._fresh(episode))

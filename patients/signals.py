@@ -1,0 +1,8 @@
+"""Signals the patients app sends; higher apps (scheduling, insurance) listen."""
+
+from django.dispatch import Signal
+
+# Sent after commit when an episode moves between levels of care (including admission and
+# transfer out). Keyword arguments: episode_id (int), from_level_id (int | None),
+# to_level_id (int | None: None on transfer out), kind (TransitionKind value), effective_on (date).
+level_of_care_changed = Signal()
