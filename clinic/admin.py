@@ -1,11 +1,9 @@
-from typing import Any
-
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_audit import ReadOnlyModelAdmin
 from clinic.models import AuditEvent, LevelOfCare, Location, Room, StaffProfile
 
 User = get_user_model()
@@ -92,7 +90,7 @@ class LevelOfCareAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyModelAdmin):
     """Read-only: the trail can be searched, never edited or pruned from the admin."""
 
     list_display = [
@@ -110,12 +108,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     date_hierarchy = "occurred_at"
     list_per_page = 100
     show_full_result_count = False  # counting millions of rows on every page is slow
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

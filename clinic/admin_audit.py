@@ -12,6 +12,20 @@ from clinic.audit import audit_record, audit_record_many, audit_target_for
 from clinic.models import AuditAction
 
 
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """For records made only by services (audit events, break-the-glass grants): the admin
+    lists and shows them, and never adds, edits or deletes one."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class PatientAuditAdminMixin(admin.ModelAdmin):
     # Dotted attribute path from a record to its patient; "" when the record is the patient.
     patient_path = "patient"

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_audit import PatientAuditAdminMixin
+from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
 from patients.access import scope_to_visible_patients
 from patients.models import BreakGlassGrant, CareTeamMember, EpisodeOfCare, LevelOfCareStay, Patient, PatientContact
 from patients.services import mrn_next
@@ -45,22 +45,13 @@ class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(BreakGlassGrant)
-class BreakGlassGrantAdmin(admin.ModelAdmin):
+class BreakGlassGrantAdmin(ReadOnlyModelAdmin):
     """Read-only: grants are made through the API, with their reason, and reviewed here."""
 
     list_display = ["created_at", "user", "patient", "expires_at"]
     list_select_related = ["user", "patient"]
     search_fields = ["user__username", "=patient__mrn"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class StayInline(admin.TabularInline):
