@@ -195,7 +195,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     # One name per choice set where a model field and an input field share it.
-    "ENUM_NAME_OVERRIDES": {"DischargeReasonEnum": "patients.models.DischargeReason"},
+    "ENUM_NAME_OVERRIDES": {
+        "DischargeReasonEnum": "patients.models.DischargeReason",
+        "DisclosurePurposeEnum": "patients.models.DisclosurePurpose",
+    },
 }
 
 # --- Security -----------------------------------------------------------------------
@@ -234,6 +237,9 @@ LICENCE_EXPIRY_WARNING_DAYS = env.int("LICENCE_EXPIRY_WARNING_DAYS", default=60)
 
 # Minutes a break-the-glass grant opens a patient's clinical records to someone off the care team.
 BREAK_GLASS_MINUTES = env.int("BREAK_GLASS_MINUTES", default=60)
+
+# 42 CFR 2.25: the accounting of disclosures a patient may ask for covers the last 3 years.
+DISCLOSURE_ACCOUNTING_YEARS = env.int("DISCLOSURE_ACCOUNTING_YEARS", default=3)
 
 # How many days back an admission, level change or discharge may be recorded (with a reason).
 BACKDATE_WINDOW_DAYS = env.int("BACKDATE_WINDOW_DAYS", default=7)

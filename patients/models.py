@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateRangeField, RangeOperators
+from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
 from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
@@ -274,4 +274,107 @@ class LevelOfCareStay(PublicModel):
                 condition=Q(ended_on__isnull=True) | Q(ended_on__gt=models.F("started_on")),
                 violation_error_message="A stay must last at least a day.",
             ),
+        ]
+
+
+class ConsentRecipientType(models.TextChoices):
+    FAMILY_MEMBER = "family_member", "Family member"
+    OUTSIDE_THERAPIST = "outside_therapist", "Outside therapist"
+    OUTSIDE_PRESCRIBER = "outside_prescriber", "Outside prescriber"
+    PAYER = "payer", "Payer"
+    OTHER_PROVIDER = "other_provider", "Other provider"
+    TPO = "tpo", "Treatment, payment and operations (single consent)"
+
+
+class DisclosureInformation(models.TextChoices):
+    ATTENDANCE = "attendance", "Attendance and participation"
+    DIAGNOSIS = "diagnosis", "Diagnosis"
+    MEDICATIONS = "medications", "Medications and taper plan"
+    TREATMENT_PLAN = "treatment_plan", "Treatment plan and progress"
+    TOXICOLOGY = "toxicology", "Toxicology results"
+    DISCHARGE_SUMMARY = "discharge_summary", "Discharge summary"
+    BILLING = "billing", "Billing and coverage information"
+
+
+class DisclosurePurpose(models.TextChoices):
+    TREATMENT = "treatment", "Treatment"
+    PAYMENT = "payment", "Payment"
+    OPERATIONS = "operations", "Health care operations"
+    CARE_COORDINATION = "care_coordination", "Coordination of care"
+    FAMILY_INVOLVEMENT = "family_involvement", "Family involvement in treatment"
+    PATIENT_REQUEST = "patient_request", "At the request of the patient"
+
+
+class SignatureMethod(models.TextChoices):
+    ELECTRONIC = "electronic", "Electronic"
+    WET = "wet", "Wet ink"
+    VERBAL_WITNESSED = "verbal_witnessed", "Verbal, witnessed"
+
+
+class Consent(PublicModel):
+    """A 42 CFR Part 2 consent (§ 2.31): who may receive what, why, and until when."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    recipient_type = models.CharField(max_length=24, choices=ConsentRecipientType.choices)
+    recipient_name = models.CharField(
+        max_length=200, help_text="The named person or organisation; for a TPO consent, the class of recipients."
+    )
+    information = ArrayField(models.CharField(max_length=24, choices=DisclosureInformation.choices))
+    amount_and_kind = models.TextField(help_text="The information, described specifically and meaningfully.")
+    purposes = ArrayField(models.CharField(max_length=24, choices=DisclosurePurpose.choices))
+    effective_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True)
+    expiry_event = models.CharField(max_length=200, blank=True, help_text='e.g. "end of treatment"')
+    signed_at = models.DateTimeField()
+    signature_method = models.CharField(max_length=20, choices=SignatureMethod.choices)
+    witness_name = models.CharField(max_length=200, blank=True)
+    right_to_revoke_statement = models.TextField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-effective_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="consent_has_expiry",
+                condition=Q(expires_on__isnull=False) | ~Q(expiry_event=""),
+                violation_error_message="A consent needs an expiry date or an expiry event (42 CFR 2.31(a)).",
+            ),
+            models.CheckConstraint(
+                name="consent_expires_after_effective",
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=models.F("effective_on")),
+                violation_error_message="A consent cannot expire before it takes effect.",
+            ),
+            models.CheckConstraint(
+                name="consent_verbal_needs_witness",
+                condition=~Q(signature_method="verbal_witnessed", witness_name=""),
+                violation_error_message="A verbal consent needs the witness's name.",
+            ),
+        ]
+
+
+class Disclosure(PublicModel):
+    """Something that left the clinic about a patient, under the consent that allowed it."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="disclosures")
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="disclosures")
+    recipient_type = models.CharField(max_length=24, choices=ConsentRecipientType.choices)
+    recipient_name = models.CharField(max_length=200)
+    information = ArrayField(models.CharField(max_length=24, choices=DisclosureInformation.choices))
+    purpose = models.CharField(max_length=24, choices=DisclosurePurpose.choices)
+    description = models.TextField(help_text="A brief description of what was disclosed (HIPAA 164.528(b)(2)).")
+    disclosed_at = models.DateTimeField()
+    disclosed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    redisclosure_notice = models.TextField()
+
+    class Meta:
+        ordering = ["-disclosed_at"]
+        indexes = [
+            # The accounting of disclosures: one patient, most recent first, 3 years back.
+            models.Index(fields=["patient", "disclosed_at"], name="disclosure_patient_time"),
         ]

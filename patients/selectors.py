@@ -1,6 +1,6 @@
 from django.db.models import Prefetch, QuerySet
 
-from patients.models import CareTeamMember, EpisodeOfCare, LevelOfCareStay, Patient
+from patients.models import CareTeamMember, Consent, Disclosure, EpisodeOfCare, LevelOfCareStay, Patient
 
 
 def patient_list() -> QuerySet[Patient]:
@@ -11,6 +11,14 @@ def episode_list() -> QuerySet[EpisodeOfCare]:
     return EpisodeOfCare.objects.select_related("patient").prefetch_related(
         Prefetch("stays", queryset=LevelOfCareStay.objects.select_related("level", "decided_by"))
     )
+
+
+def consent_list() -> QuerySet[Consent]:
+    return Consent.objects.select_related("patient")
+
+
+def disclosure_list() -> QuerySet[Disclosure]:
+    return Disclosure.objects.select_related("patient", "consent", "disclosed_by")
 
 
 def care_team_member_list() -> QuerySet[CareTeamMember]:

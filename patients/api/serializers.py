@@ -10,11 +10,17 @@ from patients.models import (
     BreakGlassGrant,
     CareTeamMember,
     CareTeamRole,
+    Consent,
+    ConsentRecipientType,
     DischargeReason,
+    Disclosure,
+    DisclosureInformation,
+    DisclosurePurpose,
     EpisodeOfCare,
     LevelOfCareStay,
     Patient,
     PatientContact,
+    SignatureMethod,
 )
 
 
@@ -163,3 +169,84 @@ class EpisodeDischargeInputSerializer(serializers.Serializer[Any]):
     community_resources = serializers.CharField(required=False, allow_blank=True, default="")
     relapse_prevention_plan = serializers.CharField(required=False, allow_blank=True, default="")
     safety_plan = serializers.CharField(help_text="Must give the 988 Suicide & Crisis Lifeline.")
+
+
+class ConsentOutputSerializer(serializers.ModelSerializer[Consent]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+    is_revoked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "patient",
+            "recipient_type",
+            "recipient_name",
+            "information",
+            "amount_and_kind",
+            "purposes",
+            "effective_on",
+            "expires_on",
+            "expiry_event",
+            "signed_at",
+            "signature_method",
+            "witness_name",
+            "right_to_revoke_statement",
+            "revoked_at",
+            "is_revoked",
+        ]
+
+    def get_is_revoked(self, consent: Consent) -> bool:
+        return consent.revoked_at is not None
+
+
+class ConsentCreateInputSerializer(serializers.Serializer[Any]):
+    patient = serializers.UUIDField()
+    recipient_type = serializers.ChoiceField(choices=ConsentRecipientType.choices)
+    recipient_name = serializers.CharField()
+    information = serializers.ListField(
+        child=serializers.ChoiceField(choices=DisclosureInformation.choices), min_length=1
+    )
+    amount_and_kind = serializers.CharField()
+    purposes = serializers.ListField(child=serializers.ChoiceField(choices=DisclosurePurpose.choices), min_length=1)
+    effective_on = serializers.DateField()
+    expires_on = serializers.DateField(required=False, allow_null=True, default=None)
+    expiry_event = serializers.CharField(required=False, allow_blank=True, default="")
+    signed_at = serializers.DateTimeField()
+    signature_method = serializers.ChoiceField(choices=SignatureMethod.choices)
+    witness_name = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DisclosureOutputSerializer(serializers.ModelSerializer[Disclosure]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+    consent = serializers.UUIDField(source="consent.public_id", read_only=True)
+    disclosed_by = serializers.CharField(source="disclosed_by.username", read_only=True)
+
+    class Meta:
+        model = Disclosure
+        fields = [
+            "id",
+            "patient",
+            "consent",
+            "recipient_type",
+            "recipient_name",
+            "information",
+            "purpose",
+            "description",
+            "disclosed_at",
+            "disclosed_by",
+            "redisclosure_notice",
+        ]
+
+
+class DisclosureCreateInputSerializer(serializers.Serializer[Any]):
+    patient = serializers.UUIDField()
+    recipient_type = serializers.ChoiceField(choices=ConsentRecipientType.choices)
+    recipient_name = serializers.CharField()
+    information = serializers.ListField(
+        child=serializers.ChoiceField(choices=DisclosureInformation.choices), min_length=1
+    )
+    purpose = serializers.ChoiceField(choices=DisclosurePurpose.choices)
+    description = serializers.CharField()

@@ -6,5 +6,7 @@ router = SimpleRouter()
 router.register("patients", views.PatientViewSet, basename="patient")
 router.register("care-team-members", views.CareTeamMemberViewSet, basename="care-team-member")
 router.register("episodes", views.EpisodeViewSet, basename="episode")
+router.register("consents", views.ConsentViewSet, basename="consent")
+router.register("disclosures", views.DisclosureViewSet, basename="disclosure")
 
 urlpatterns = router.urls

@@ -1,7 +1,11 @@
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -10,6 +14,7 @@ from rest_framework.response import Response
 
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin
 from clinic.errors import ApplicationError, Forbidden, NotFound
+from clinic.models import AuditAction
 from patients import selectors, services
 from patients.access import clinically_visible_patients
 from patients.api.base import PatientScopedViewSet
@@ -19,6 +24,10 @@ from patients.api.serializers import (
     CareTeamMemberCreateInputSerializer,
     CareTeamMemberEndInputSerializer,
     CareTeamMemberOutputSerializer,
+    ConsentCreateInputSerializer,
+    ConsentOutputSerializer,
+    DisclosureCreateInputSerializer,
+    DisclosureOutputSerializer,
     EpisodeAdmitInputSerializer,
     EpisodeDischargeInputSerializer,
     EpisodeOutputSerializer,
@@ -27,6 +36,7 @@ from patients.api.serializers import (
     PatientOutputSerializer,
 )
 from patients.models import EpisodeOfCare, Patient
+from patients.services import consents as consent_services
 from patients.services import episodes
 
 
@@ -166,3 +176,64 @@ class EpisodeViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
             request=request._request,
         )
         return Response(self._fresh(episode))
+
+
+class ConsentViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSet):
+    """42 CFR Part 2 consents. The front office records and reads them too."""
+
+    serializer_class = ConsentOutputSerializer
+    clinical = False
+    filterset_fields = {"patient__public_id": ["exact"], "recipient_type": ["exact"]}
+
+    def base_queryset(self) -> QuerySet[Any]:
+        return selectors.consent_list()
+
+    @extend_schema(request=ConsentCreateInputSerializer, responses={201: ConsentOutputSerializer})
+    def create(self, request: Request) -> Response:
+        data = ConsentCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        patient = self.visible_patient(fields.pop("patient"))
+        consent = consent_services.consent_record(patient=patient, by=request.user, request=request._request, **fields)
+        return Response(ConsentOutputSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ConsentOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, id: str) -> Response:
+        """Revoke at once: no disclosure under this consent from now on."""
+        consent = consent_services.consent_revoke(consent=self.get_object(), by=request.user, request=request._request)
+        return Response(ConsentOutputSerializer(consent).data)
+
+
+class DisclosureViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSet):
+    """Disclosures made through the system. `GET ?patient__public_id=` over the last
+    DISCLOSURE_ACCOUNTING_YEARS is the patient's accounting of disclosures (42 CFR 2.25)."""
+
+    serializer_class = DisclosureOutputSerializer
+    clinical = False
+    filterset_fields = {"patient__public_id": ["exact"], "disclosed_at": ["gte", "lte"]}
+
+    def base_queryset(self) -> QuerySet[Any]:
+        return selectors.disclosure_list()
+
+    @extend_schema(request=DisclosureCreateInputSerializer, responses={201: DisclosureOutputSerializer})
+    def create(self, request: Request) -> Response:
+        """Record a disclosure; refused with 403 naming the missing consent when none covers it."""
+        data = DisclosureCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        patient = self.visible_patient(fields.pop("patient"))
+        disclosure = consent_services.disclosure_record(
+            patient=patient, by=request.user, request=request._request, **fields
+        )
+        return Response(DisclosureOutputSerializer(disclosure).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=DisclosureOutputSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path=r"accounting/(?P<patient_id>[0-9a-fA-F-]{32,36})")
+    def accounting(self, request: Request, patient_id: str) -> Response:
+        """The patient's accounting of disclosures: every disclosure in the last 3 years (42 CFR 2.25)."""
+        patient = self.visible_patient(UUID(patient_id))
+        since = timezone.now() - timedelta(days=365 * settings.DISCLOSURE_ACCOUNTING_YEARS)
+        records = list(self.get_queryset().filter(patient=patient, disclosed_at__gte=since))
+        self.audit(records, AuditAction.LIST)
+        return Response(DisclosureOutputSerializer(records, many=True).data)
