@@ -7,7 +7,16 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
 from patients.access import scope_to_visible_patients
-from patients.models import BreakGlassGrant, CareTeamMember, EpisodeOfCare, LevelOfCareStay, Patient, PatientContact
+from patients.models import (
+    BreakGlassGrant,
+    CareTeamMember,
+    Consent,
+    Disclosure,
+    EpisodeOfCare,
+    LevelOfCareStay,
+    Patient,
+    PatientContact,
+)
 from patients.services import mrn_next
 
 
@@ -15,6 +24,29 @@ class ContactInline(admin.TabularInline):
     model = PatientContact
     extra = 0
     fields = ["name", "relationship", "phone", "email", "is_emergency_contact", "is_support_person"]
+
+
+class ConsentInline(admin.StackedInline):
+    """Read-only on the patient page; consents are recorded and revoked through the consent
+    service (API, and the consent page below), which checks them and audits."""
+
+    model = Consent
+    fk_name = "patient"
+    extra = 0
+    can_delete = False
+    fields = ["recipient_type", "recipient_name", "information", "purposes", "effective_on", "expires_on", "revoked_at"]
+    readonly_fields = [
+        "recipient_type",
+        "recipient_name",
+        "information",
+        "purposes",
+        "effective_on",
+        "expires_on",
+        "revoked_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class CareTeamInline(admin.TabularInline):
@@ -32,7 +64,7 @@ class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
     # The desk finds people by name, MRN, phone or date of birth (YYYY-MM-DD).
     search_fields = ["=mrn", "legal_last_name", "legal_first_name", "preferred_name", "=phone", "=date_of_birth"]
     readonly_fields = ["mrn", "public_id"]
-    inlines = [ContactInline, CareTeamInline]
+    inlines = [ContactInline, ConsentInline, CareTeamInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         # The same rule as the API: clinical staff see their care teams' patients only.
@@ -85,3 +117,19 @@ class EpisodeOfCareAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(Disclosure)
+class DisclosureAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+    """Read-only: the record of what left the clinic, under which consent."""
+
+    list_display = ["disclosed_at", "patient", "recipient_type", "recipient_name", "purpose"]
+    list_filter = ["recipient_type", "purpose"]
+    list_select_related = ["patient"]
+    search_fields = ["=patient__mrn", "recipient_name"]
+    date_hierarchy = "disclosed_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Disclosure]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path="patient", clinical=False
+        )

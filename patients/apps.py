@@ -1,7 +1,8 @@
 from clinic.apps import DomainAppConfig, Writer
 
+_CONSENTS = ["view_consent", "view_disclosure"]
 _EPISODES = ["view_episodeofcare", "change_episodeofcare", "view_levelofcarestay"]
-_CLINICAL_READ = ["view_patient", "view_patientcontact", "view_careteammember", *_EPISODES]
+_CLINICAL_READ = ["view_patient", "view_patientcontact", "view_careteammember", *_EPISODES, *_CONSENTS]
 _MANAGE_CONTACTS = ["view_patientcontact", "add_patientcontact", "change_patientcontact", "delete_patientcontact"]
 _MANAGE_TEAM = ["view_careteammember", "add_careteammember", "change_careteammember"]
 
@@ -19,9 +20,18 @@ class PatientsConfig(DomainAppConfig):
             *_MANAGE_TEAM,
             *_MANAGE_CONTACTS,
             *_EPISODES,
+            *_CONSENTS,
         ],
-        "admissions": ["view_patient", "add_patient", "change_patient", *_MANAGE_TEAM, *_MANAGE_CONTACTS, *_EPISODES],
-        "billing": ["view_patient", "view_careteammember", "view_episodeofcare", "view_levelofcarestay"],
+        "admissions": [
+            "view_patient",
+            "add_patient",
+            "change_patient",
+            *_MANAGE_TEAM,
+            *_MANAGE_CONTACTS,
+            *_EPISODES,
+            *_CONSENTS,
+        ],
+        "billing": ["view_patient", "view_careteammember", "view_episodeofcare", "view_levelofcarestay", *_CONSENTS],
         "clinician": _CLINICAL_READ,
         "prescriber": _CLINICAL_READ,
         "nurse": _CLINICAL_READ,

@@ -129,3 +129,16 @@ def test_a_patient_off_the_care_team_is_a_404_for_a_clinician(make_user, client_
     patient = PatientFactory.create()
     response = record(client_for(make_user(Role.CLINICIAN)), patient)
     assert response.status_code == 404
+
+
+def test_the_desk_sees_consents_on_the_patient_page_and_the_disclosure_log(desk, make_user, client):
+    patient = PatientFactory.create()
+    record(desk, patient)
+    disclose(desk, patient)
+    client.force_login(make_user(Role.ADMISSIONS))
+    page = client.get(f"/admin/patients/patient/{patient.pk}/change/")
+    assert page.status_code == 200
+    assert "Dr. Lee Park" in page.content.decode()
+    log = client.get("/admin/patients/disclosure/")
+    assert log.status_code == 200
+    assert "Dr. Lee Park" in log.content.decode()
