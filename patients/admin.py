@@ -1,11 +1,12 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
+from clinic.errors import ApplicationError
 from patients.access import scope_to_visible_patients
 from patients.models import (
     BreakGlassGrant,
@@ -16,8 +17,9 @@ from patients.models import (
     LevelOfCareStay,
     Patient,
     PatientContact,
+    Referral,
 )
-from patients.services import mrn_next
+from patients.services import mrn_next, referral_convert
 
 
 class ContactInline(admin.TabularInline):
@@ -133,3 +135,28 @@ class DisclosureAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
         return scope_to_visible_patients(
             super().get_queryset(request), request.user, patient_path="patient", clinical=False
         )
+
+
+@admin.register(Referral)
+class ReferralAdmin(SimpleHistoryAdmin):
+    list_display = ["received_at", "last_name", "first_name", "source", "status", "owner"]
+    list_filter = ["status", "source"]
+    list_select_related = ["owner"]
+    search_fields = ["last_name", "first_name", "=phone", "referrer_name"]
+    date_hierarchy = "received_at"
+    autocomplete_fields = ["owner"]
+    readonly_fields = ["converted_patient"]
+    actions = ["convert_to_patient"]
+
+    @admin.action(description="Convert to a patient (issues the MRN)")
+    def convert_to_patient(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
+        # The same service as POST /api/v1/referrals/{id}/convert/.
+        for referral in queryset:
+            try:
+                patient = referral_convert(referral=referral, by=request.user, request=request)
+            except ApplicationError as error:
+                self.message_user(request, f"{referral.last_name}: {error.message}", level=messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{referral.last_name}: registered as {patient.mrn}.", level=messages.SUCCESS
+                )

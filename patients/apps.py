@@ -1,6 +1,7 @@
 from clinic.apps import DomainAppConfig, Writer
 
 _CONSENTS = ["view_consent", "view_disclosure"]
+_REFERRALS = ["view_referral", "add_referral", "change_referral"]
 _EPISODES = ["view_episodeofcare", "change_episodeofcare", "view_levelofcarestay"]
 _CLINICAL_READ = ["view_patient", "view_patientcontact", "view_careteammember", *_EPISODES, *_CONSENTS]
 _MANAGE_CONTACTS = ["view_patientcontact", "add_patientcontact", "change_patientcontact", "delete_patientcontact"]
@@ -21,6 +22,7 @@ class PatientsConfig(DomainAppConfig):
             *_MANAGE_CONTACTS,
             *_EPISODES,
             *_CONSENTS,
+            *_REFERRALS,
         ],
         "admissions": [
             "view_patient",
@@ -30,6 +32,7 @@ class PatientsConfig(DomainAppConfig):
             *_MANAGE_CONTACTS,
             *_EPISODES,
             *_CONSENTS,
+            *_REFERRALS,
         ],
         "billing": ["view_patient", "view_careteammember", "view_episodeofcare", "view_levelofcarestay", *_CONSENTS],
         "clinician": _CLINICAL_READ,

@@ -378,3 +378,64 @@ class Disclosure(PublicModel):
             # The accounting of disclosures: one patient, most recent first, 3 years back.
             models.Index(fields=["patient", "disclosed_at"], name="disclosure_patient_time"),
         ]
+
+
+class ReferralSource(models.TextChoices):
+    SELF = "self", "Self"
+    FAMILY = "family", "Family"
+    PHYSICIAN = "physician", "Physician"
+    HOSPITAL = "hospital", "Hospital"
+    COURT = "court", "Court"
+    OTHER = "other", "Other"
+
+
+class ReferralStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    CONVERTED = "converted", "Converted to a patient"
+    DECLINED = "declined", "Declined"
+    CLOSED = "closed", "Closed, no contact"
+
+
+class Referral(PublicModel):
+    """Someone referred to the program, before they are a patient. Holds just enough to
+    reach them and to make the patient record without retyping."""
+
+    source = models.CharField(max_length=16, choices=ReferralSource.choices)
+    referrer_name = models.CharField(max_length=200, blank=True)
+    referrer_phone = PhoneNumberField(blank=True)
+    received_at = models.DateTimeField()
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=ReferralStatus.choices, default=ReferralStatus.NEW)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="referrals_owned"
+    )
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(null=True, blank=True)
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(blank=True)
+    time_zone = TimeZoneField(default="America/New_York")
+    converted_patient = models.OneToOneField(
+        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="referral"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            # The desk's queue: open referrals, oldest first.
+            models.Index(fields=["status", "received_at"], name="referral_queue"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="referral_converted_has_patient",
+                condition=Q(status="converted", converted_patient__isnull=False)
+                | (~Q(status="converted") & Q(converted_patient__isnull=True)),
+                violation_error_message="A converted referral names its patient, and only a converted one does.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Referral {self.public_id}"

@@ -1,6 +1,6 @@
 from django.db.models import Prefetch, QuerySet
 
-from patients.models import CareTeamMember, Consent, Disclosure, EpisodeOfCare, LevelOfCareStay, Patient
+from patients.models import CareTeamMember, Consent, Disclosure, EpisodeOfCare, LevelOfCareStay, Patient, Referral
 
 
 def patient_list() -> QuerySet[Patient]:
@@ -19,6 +19,10 @@ def consent_list() -> QuerySet[Consent]:
 
 def disclosure_list() -> QuerySet[Disclosure]:
     return Disclosure.objects.select_related("patient", "consent", "disclosed_by")
+
+
+def referral_list() -> QuerySet[Referral]:
+    return Referral.objects.select_related("owner", "converted_patient")
 
 
 def care_team_member_list() -> QuerySet[CareTeamMember]:

@@ -20,6 +20,7 @@ from patients.models import (
     LevelOfCareStay,
     Patient,
     PatientContact,
+    Referral,
     SignatureMethod,
 )
 
@@ -250,3 +251,54 @@ class DisclosureCreateInputSerializer(serializers.Serializer[Any]):
     )
     purpose = serializers.ChoiceField(choices=DisclosurePurpose.choices)
     description = serializers.CharField()
+
+
+class ReferralOutputSerializer(serializers.ModelSerializer[Referral]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    owner = serializers.CharField(source="owner.username", read_only=True, allow_null=True)
+    converted_patient = serializers.UUIDField(source="converted_patient.public_id", read_only=True, allow_null=True)
+    phone = serializers.CharField(read_only=True)
+    referrer_phone = serializers.CharField(read_only=True)
+    time_zone = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Referral
+        fields = [
+            "id",
+            "source",
+            "referrer_name",
+            "referrer_phone",
+            "received_at",
+            "reason",
+            "status",
+            "owner",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "phone",
+            "email",
+            "time_zone",
+            "converted_patient",
+        ]
+
+
+class ReferralCreateInputSerializer(serializers.ModelSerializer[Referral]):
+    phone = PhoneNumberField(required=False, allow_blank=True)
+    referrer_phone = PhoneNumberField(required=False, allow_blank=True)
+    time_zone = TimeZoneSerializerField(use_pytz=False, required=False)
+
+    class Meta:
+        model = Referral
+        fields = [
+            "source",
+            "referrer_name",
+            "referrer_phone",
+            "received_at",
+            "reason",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "phone",
+            "email",
+            "time_zone",
+        ]

@@ -7,6 +7,7 @@ router.register("patients", views.PatientViewSet, basename="patient")
 router.register("care-team-members", views.CareTeamMemberViewSet, basename="care-team-member")
 router.register("episodes", views.EpisodeViewSet, basename="episode")
 router.register("consents", views.ConsentViewSet, basename="consent")
+router.register("referrals", views.ReferralViewSet, basename="referral")
 router.register("disclosures", views.DisclosureViewSet, basename="disclosure")
 
 urlpatterns = router.urls

@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin
+from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, PatientDataViewSet
 from clinic.errors import ApplicationError, Forbidden, NotFound
 from clinic.models import AuditAction
 from patients import selectors, services
@@ -34,6 +34,8 @@ from patients.api.serializers import (
     EpisodeTransitionInputSerializer,
     PatientCreateInputSerializer,
     PatientOutputSerializer,
+    ReferralCreateInputSerializer,
+    ReferralOutputSerializer,
 )
 from patients.models import EpisodeOfCare, Patient
 from patients.services import consents as consent_services
@@ -237,3 +239,30 @@ class DisclosureViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedVie
         records = list(self.get_queryset().filter(patient=patient, disclosed_at__gte=since))
         self.audit(records, AuditAction.LIST)
         return Response(DisclosureOutputSerializer(records, many=True).data)
+
+
+class ReferralViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientDataViewSet):
+    """The admissions queue. Referrals are the front office's; clinical staff meet the
+    person once they are a patient on their care team."""
+
+    serializer_class = ReferralOutputSerializer
+    patient_path = "converted_patient"
+    allowed_roles = services.REFERRAL_HANDLERS
+    filterset_fields = ["status", "source"]
+
+    def base_queryset(self) -> QuerySet[Any]:
+        return selectors.referral_list()
+
+    @extend_schema(request=ReferralCreateInputSerializer, responses={201: ReferralOutputSerializer})
+    def create(self, request: Request) -> Response:
+        data = ReferralCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        referral = services.referral_create(by=request.user, request=request._request, **data.validated_data)
+        return Response(ReferralOutputSerializer(referral).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={201: PatientOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def convert(self, request: Request, id: str) -> Response:
+        """Register the referred person as a patient (MRN issued), copying what the referral holds."""
+        patient = services.referral_convert(referral=self.get_object(), by=request.user, request=request._request)
+        return Response(PatientOutputSerializer(patient).data, status=status.HTTP_201_CREATED)

@@ -13,7 +13,15 @@ from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict, Forbidden
 from clinic.models import AuditAction
 from clinic.roles import CLINICAL_ROLES, Role, has_any_role
-from patients.models import BreakGlassGrant, CareTeamMember, CareTeamRole, Patient, PatientStatus
+from patients.models import (
+    BreakGlassGrant,
+    CareTeamMember,
+    CareTeamRole,
+    Patient,
+    PatientStatus,
+    Referral,
+    ReferralStatus,
+)
 
 PATIENT_REGISTRARS = frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN})
 
@@ -157,3 +165,54 @@ def care_team_member_end(
         audit_target_for(membership, patient_path="patient"), action=AuditAction.UPDATE, actor=by, request=request
     )
     return membership
+
+
+REFERRAL_HANDLERS = frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN})
+
+
+@transaction.atomic
+def referral_create(*, by: Any, request: HttpRequest | None = None, **fields: Any) -> Referral:
+    _require_roles(by, REFERRAL_HANDLERS, "take referrals")
+    fields.setdefault("owner", by)
+    referral = Referral(**fields)
+    referral.full_clean()
+    referral.save()
+    audit_record(
+        audit_target_for(referral, patient_path="converted_patient"),
+        action=AuditAction.CREATE,
+        actor=by,
+        request=request,
+    )
+    return referral
+
+
+@transaction.atomic
+def referral_convert(*, referral: Referral, by: Any, request: HttpRequest | None = None) -> Patient:
+    """Make the patient from the referral, without retyping what it already holds."""
+    _require_roles(by, REFERRAL_HANDLERS, "convert referrals")
+    referral = Referral.objects.select_for_update().get(pk=referral.pk)
+    if referral.converted_patient is not None:
+        raise Conflict(
+            "This referral was already converted.", extra={"patient": str(referral.converted_patient.public_id)}
+        )
+    if referral.status in {ReferralStatus.DECLINED, ReferralStatus.CLOSED}:
+        raise Conflict(f"This referral is {referral.get_status_display().lower()}; reopen it before converting.")
+    if referral.date_of_birth is None:
+        raise ApplicationError(
+            "Record the person's date of birth on the referral before converting it.",
+            extra={"fields": {"date_of_birth": ["Required to register a patient."]}},
+        )
+    patient = patient_create(
+        legal_first_name=referral.first_name,
+        legal_last_name=referral.last_name,
+        date_of_birth=referral.date_of_birth,
+        time_zone=referral.time_zone,
+        phone=referral.phone,
+        email=referral.email,
+        by=by,
+        request=request,
+    )
+    referral.converted_patient = patient
+    referral.status = ReferralStatus.CONVERTED
+    referral.save(update_fields=["converted_patient", "status", "updated_at"])
+    return patient
