@@ -439,3 +439,31 @@ class Referral(PublicModel):
 
     def __str__(self) -> str:
         return f"Referral {self.public_id}"
+
+
+class MeasureInstrument(models.TextChoices):
+    # The codes of patients.measures.INSTRUMENTS.
+    PHQ9 = "phq9", "PHQ-9"
+    GAD7 = "gad7", "GAD-7"
+    AUDIT_C = "audit_c", "AUDIT-C"
+
+
+class MeasureResponse(PublicModel):
+    """One administration of a screening measure (PHQ-9, GAD-7, AUDIT-C): the item answers
+    as given, and the total, band and flags computed by patients.measures when recorded."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="measures")
+    instrument = models.CharField(max_length=16, choices=MeasureInstrument.choices)
+    answers = models.JSONField()
+    total = models.PositiveSmallIntegerField()
+    band = models.CharField(max_length=24)
+    flags = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    administered_on = models.DateField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["administered_on", "id"]
+        indexes = [
+            # The trend: one patient's answers to one instrument, in date order.
+            models.Index(fields=["patient", "instrument", "administered_on"], name="measure_trend"),
+        ]

@@ -1,6 +1,15 @@
 from django.db.models import Prefetch, QuerySet
 
-from patients.models import CareTeamMember, Consent, Disclosure, EpisodeOfCare, LevelOfCareStay, Patient, Referral
+from patients.models import (
+    CareTeamMember,
+    Consent,
+    Disclosure,
+    EpisodeOfCare,
+    LevelOfCareStay,
+    MeasureResponse,
+    Patient,
+    Referral,
+)
 
 
 def patient_list() -> QuerySet[Patient]:
@@ -23,6 +32,10 @@ def disclosure_list() -> QuerySet[Disclosure]:
 
 def referral_list() -> QuerySet[Referral]:
     return Referral.objects.select_related("owner", "converted_patient")
+
+
+def measure_list() -> QuerySet[MeasureResponse]:
+    return MeasureResponse.objects.select_related("patient")
 
 
 def care_team_member_list() -> QuerySet[CareTeamMember]:

@@ -18,6 +18,8 @@ from patients.models import (
     DisclosurePurpose,
     EpisodeOfCare,
     LevelOfCareStay,
+    MeasureInstrument,
+    MeasureResponse,
     Patient,
     PatientContact,
     Referral,
@@ -302,3 +304,21 @@ class ReferralCreateInputSerializer(serializers.ModelSerializer[Referral]):
             "email",
             "time_zone",
         ]
+
+
+class MeasureOutputSerializer(serializers.ModelSerializer[MeasureResponse]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+
+    class Meta:
+        model = MeasureResponse
+        fields = ["id", "patient", "instrument", "administered_on", "answers", "total", "band", "flags"]
+
+
+class MeasureCreateInputSerializer(serializers.Serializer[Any]):
+    patient = serializers.UUIDField()
+    instrument = serializers.ChoiceField(choices=MeasureInstrument.choices)
+    answers = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Item name to answer (0-3, AUDIT-C 0-4)."
+    )
+    administered_on = serializers.DateField()

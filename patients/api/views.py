@@ -32,6 +32,8 @@ from patients.api.serializers import (
     EpisodeDischargeInputSerializer,
     EpisodeOutputSerializer,
     EpisodeTransitionInputSerializer,
+    MeasureCreateInputSerializer,
+    MeasureOutputSerializer,
     PatientCreateInputSerializer,
     PatientOutputSerializer,
     ReferralCreateInputSerializer,
@@ -40,6 +42,7 @@ from patients.api.serializers import (
 from patients.models import EpisodeOfCare, Patient
 from patients.services import consents as consent_services
 from patients.services import episodes
+from patients.services import measures as measure_services
 
 
 class PatientViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSet):
@@ -266,3 +269,23 @@ class ReferralViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientDataViewSet
         """Register the referred person as a patient (MRN issued), copying what the referral holds."""
         patient = services.referral_convert(referral=self.get_object(), by=request.user, request=request._request)
         return Response(PatientOutputSerializer(patient).data, status=status.HTTP_201_CREATED)
+
+
+class MeasureViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSet):
+    """Screening measures: clinical records, for the care team. Filter by patient and
+    instrument for the trend (date order)."""
+
+    serializer_class = MeasureOutputSerializer
+    filterset_fields = {"patient__public_id": ["exact"], "instrument": ["exact"], "administered_on": ["gte", "lte"]}
+
+    def base_queryset(self) -> QuerySet[Any]:
+        return selectors.measure_list()
+
+    @extend_schema(request=MeasureCreateInputSerializer, responses={201: MeasureOutputSerializer})
+    def create(self, request: Request) -> Response:
+        data = MeasureCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        patient = self.visible_patient(fields.pop("patient"))
+        response = measure_services.measure_record(patient=patient, by=request.user, request=request._request, **fields)
+        return Response(MeasureOutputSerializer(response).data, status=status.HTTP_201_CREATED)
