@@ -13,7 +13,18 @@ from patients.models import (
 
 
 def patient_list() -> QuerySet[Patient]:
-    return Patient.objects.prefetch_related("contacts")
+    """Patients with what the list and detail show: contacts, the open care team and the
+    current level of care, each in one query for the whole page."""
+    open_stays = LevelOfCareStay.objects.filter(ended_on__isnull=True).select_related("level")
+    open_episodes = EpisodeOfCare.objects.filter(discharged_on__isnull=True).prefetch_related(
+        Prefetch("stays", queryset=open_stays, to_attr="open_stays")
+    )
+    open_team = CareTeamMember.objects.filter(ended_on__isnull=True).select_related("member__staff_profile")
+    return Patient.objects.prefetch_related(
+        "contacts",
+        Prefetch("episodes", queryset=open_episodes, to_attr="open_episodes"),
+        Prefetch("care_team", queryset=open_team, to_attr="open_care_team"),
+    )
 
 
 def episode_list() -> QuerySet[EpisodeOfCare]:

@@ -80,11 +80,27 @@ class PatientOutputSerializer(serializers.ModelSerializer[Patient]):
     time_zone = serializers.CharField(read_only=True)
     phone = serializers.CharField(read_only=True)
     contacts = PatientContactOutputSerializer(many=True, read_only=True)
+    current_level = serializers.SerializerMethodField()
+    care_team = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_current_level(self, patient: Patient) -> str | None:
+        # Prefetched by selectors.patient_list (open episode, open stay); a freshly created
+        # patient without the prefetch has no episode yet.
+        for episode in getattr(patient, "open_episodes", []):
+            for stay in episode.open_stays:
+                return str(stay.level.code)
+        return None
+
+    @extend_schema_field(CareTeamMemberOutputSerializer(many=True))
+    def get_care_team(self, patient: Patient) -> list[dict[str, Any]]:
+        # The prefetch caches each member's patient, so this adds no query per member.
+        return list(CareTeamMemberOutputSerializer(getattr(patient, "open_care_team", []), many=True).data)
 
     class Meta:
         model = Patient
         fields = ["id", "mrn", "legal_first_name", "legal_last_name", "date_of_birth", "time_zone", "status"]
-        fields += [*PATIENT_DETAIL_FIELDS, "contacts"]
+        fields += [*PATIENT_DETAIL_FIELDS, "contacts", "current_level", "care_team"]
 
 
 class PatientCreateInputSerializer(serializers.ModelSerializer[Patient]):

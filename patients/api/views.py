@@ -18,6 +18,7 @@ from clinic.models import AuditAction
 from patients import selectors, services
 from patients.access import clinically_visible_patients
 from patients.api.base import PatientScopedViewSet
+from patients.api.filters import PatientFilter
 from patients.api.serializers import (
     BreakGlassInputSerializer,
     BreakGlassOutputSerializer,
@@ -49,7 +50,7 @@ class PatientViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
     serializer_class = PatientOutputSerializer
     patient_path = ""
     clinical = False  # demographics: the front office sees every patient
-    filterset_fields = ["status"]
+    filterset_class = PatientFilter
 
     def base_queryset(self) -> QuerySet[Any]:
         return selectors.patient_list()
@@ -60,6 +61,7 @@ class PatientViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
         data = PatientCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         patient = services.patient_register(by=request.user, request=request._request, **data.validated_data)
+        patient = selectors.patient_list().get(pk=patient.pk)
         return Response(PatientOutputSerializer(patient).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=BreakGlassInputSerializer, responses={201: BreakGlassOutputSerializer})

@@ -73,3 +73,40 @@ def test_mrns_are_never_reused():
     first, second = mrn_next(), mrn_next()
     assert first != second
     assert int(second[3:]) > int(first[3:])
+
+
+def test_the_list_filters_by_current_level_primary_clinician_and_search(make_user, client_for):
+    from clinic.models import LevelOfCare
+    from patients.models import CareTeamMember, EpisodeOfCare, LevelOfCareStay
+    from tests.clinic.factories import StaffProfileFactory, UserFactory
+
+    therapist = StaffProfileFactory.create(user=UserFactory.create(roles=[Role.CLINICIAN]))
+    in_iop = PatientFactory.create(legal_last_name="Okafor")
+    in_php = PatientFactory.create(legal_last_name="Lindqvist")
+    for patient, code in [(in_iop, "iop"), (in_php, "php")]:
+        episode = EpisodeOfCare.objects.create(patient=patient, admitted_on=date(2026, 11, 1))
+        LevelOfCareStay.objects.create(
+            episode=episode,
+            level=LevelOfCare.objects.get(code=code),
+            started_on=date(2026, 11, 1),
+            kind="admission",
+            reason="r",
+            decided_by=therapist.user,
+        )
+    CareTeamMember.objects.create(
+        patient=in_iop, member=therapist.user, team_role="primary_clinician", started_on=date(2026, 11, 1)
+    )
+    desk = client_for(make_user(Role.ADMISSIONS))
+
+    def ids(query):
+        return [row["id"] for row in desk.get(f"/api/v1/patients/?{query}").json()["results"]]
+
+    assert ids("level_of_care=iop") == [str(in_iop.public_id)]
+    assert ids(f"primary_clinician={therapist.public_id}") == [str(in_iop.public_id)]
+    assert ids("search=lindq") == [str(in_php.public_id)]
+    assert ids(f"search={in_iop.mrn}") == [str(in_iop.public_id)]
+    detail = desk.get(f"/api/v1/patients/{in_iop.public_id}/").json()
+    assert detail["current_level"] == "iop"
+    assert [(m["member"], m["team_role"]) for m in detail["care_team"]] == [
+        (str(therapist.public_id), "primary_clinician")
+    ]

@@ -1,0 +1,43 @@
+from uuid import UUID
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from patients.models import Patient, PatientStatus
+
+
+class PatientFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=PatientStatus.choices)
+    level_of_care = django_filters.CharFilter(method="filter_level", help_text="Current level code, e.g. iop.")
+    primary_clinician = django_filters.UUIDFilter(method="filter_primary", help_text="Staff id.")
+    search = django_filters.CharFilter(method="filter_search", help_text="Name, preferred name or MRN.")
+
+    class Meta:
+        model = Patient
+        fields = ["status", "level_of_care", "primary_clinician", "search"]
+
+    def filter_level(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
+        # One filter() call: the open episode and its open stay must be the same rows.
+        return queryset.filter(
+            episodes__discharged_on__isnull=True,
+            episodes__stays__ended_on__isnull=True,
+            episodes__stays__level__code=value,
+        )
+
+    def filter_primary(self, queryset: QuerySet[Patient], name: str, value: UUID) -> QuerySet[Patient]:
+        return queryset.filter(
+            care_team__ended_on__isnull=True,
+            care_team__team_role="primary_clinician",
+            care_team__member__staff_profile__public_id=value,
+        )
+
+    def filter_search(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
+        words = value.split()
+        for word in words[:4]:
+            queryset = queryset.filter(
+                Q(legal_last_name__icontains=word)
+                | Q(legal_first_name__icontains=word)
+                | Q(preferred_name__icontains=word)
+                | Q(mrn__iexact=word)
+            )
+        return queryset
