@@ -34,3 +34,16 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
 
 def has_any_role(user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] | set[str]) -> bool:
     return bool(roles_of(user) & roles)
+
+
+def may_act_as(user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] | set[str]) -> bool:
+    """Holds one of `roles`, or is a superuser (the deployment's owner, audited like anyone)."""
+    return bool(getattr(user, "is_superuser", False)) or has_any_role(user, roles)
+
+
+def require_role(user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] | set[str], doing: str) -> None:
+    """For services: refuse, with a message naming who may, unless `may_act_as`."""
+    from clinic.errors import Forbidden
+
+    if not may_act_as(user, roles):
+        raise Forbidden(f"Only {', '.join(sorted(roles))} staff may {doing}.")

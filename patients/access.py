@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from clinic.roles import CLINICAL_ROLES, FRONT_OFFICE_ROLES, Role, has_any_role
+from clinic.roles import CLINICAL_ROLES, FRONT_OFFICE_ROLES, Role, has_any_role, may_act_as
 from patients.models import Patient
 
 DEMOGRAPHICS_FOR_ALL = FRONT_OFFICE_ROLES | {Role.CLINIC_ADMIN}
@@ -40,11 +40,7 @@ def clinically_visible_patients(user: AbstractBaseUser | AnonymousUser) -> Query
 
 def visible_patients(user: AbstractBaseUser | AnonymousUser, *, clinical: bool) -> QuerySet[Patient]:
     """Patients the user may see: clinical records when `clinical`, else demographics."""
-    if (
-        not clinical
-        and user.is_authenticated
-        and (getattr(user, "is_superuser", False) or has_any_role(user, DEMOGRAPHICS_FOR_ALL))
-    ):
+    if not clinical and user.is_authenticated and may_act_as(user, DEMOGRAPHICS_FOR_ALL):
         return Patient.objects.all()
     return clinically_visible_patients(user)
 

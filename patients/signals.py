@@ -4,5 +4,6 @@ from django.dispatch import Signal
 
 # Sent after commit when an episode moves between levels of care (including admission and
 # transfer out). Keyword arguments: episode_id (int), from_level_id (int | None),
-# to_level_id (int | None: None on transfer out), kind (TransitionKind value), effective_on (date).
+# to_level_id (int | None: None on transfer out and discharge), kind (a TransitionKind value, or
+# "discharge"), effective_on (date).
 level_of_care_changed = Signal()

@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from clinic.roles import Role, roles_of
+from clinic.roles import Role, may_act_as
 
 
 class HasClinicRole(BasePermission):
@@ -15,7 +15,5 @@ class HasClinicRole(BasePermission):
         user = request.user
         if not (user and user.is_authenticated and user.is_active):
             return False
-        if user.is_superuser:
-            return True
         allowed: frozenset[str] = getattr(view, "allowed_roles", frozenset(Role.values))
-        return bool(roles_of(user) & allowed)
+        return may_act_as(user, allowed)

@@ -10,9 +10,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from clinic.audit import audit_record, audit_target_for
-from clinic.errors import ApplicationError, Conflict, Forbidden
+from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction
-from clinic.roles import CLINICAL_ROLES, Role, has_any_role
+from clinic.roles import CLINICAL_ROLES, Role, has_any_role, require_role
 from patients.models import (
     BreakGlassGrant,
     CareTeamMember,
@@ -28,7 +28,7 @@ PATIENT_REGISTRARS = frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN})
 
 def patient_register(*, by: Any, request: HttpRequest | None = None, **fields: Any) -> Patient:
     """patient_create for a person at the desk: checks their role and audits the creation."""
-    _require_roles(by, PATIENT_REGISTRARS, "register patients")
+    require_role(by, PATIENT_REGISTRARS, "register patients")
     return patient_create(by=by, request=request, **fields)
 
 
@@ -81,17 +81,12 @@ def patient_create(
     return patient
 
 
-def _require_roles(user: Any, roles: frozenset[str] | set[str], doing: str) -> None:
-    if not (user.is_superuser or has_any_role(user, roles)):
-        raise Forbidden(f"Only {', '.join(sorted(roles))} staff may {doing}.")
-
-
 @transaction.atomic
 def break_glass_grant(
     *, patient: Patient, user: Any, reason: str, request: HttpRequest | None = None
 ) -> BreakGlassGrant:
     """Open one patient's clinical records to a clinical user off the care team, for a while."""
-    _require_roles(user, CLINICAL_ROLES, "break the glass")
+    require_role(user, CLINICAL_ROLES, "break the glass")
     reason = reason.strip()
     if len(reason) < BREAK_GLASS_MIN_REASON:
         raise ApplicationError(
@@ -121,7 +116,7 @@ CARE_TEAM_MANAGERS = frozenset({Role.CLINIC_ADMIN, Role.ADMISSIONS})
 def care_team_member_add(
     *, patient: Patient, member: Any, team_role: str, started_on: date, by: Any, request: HttpRequest | None = None
 ) -> CareTeamMember:
-    _require_roles(by, CARE_TEAM_MANAGERS, "change a care team")
+    require_role(by, CARE_TEAM_MANAGERS, "change a care team")
     if not has_any_role(member, CLINICAL_ROLES):
         raise ApplicationError(
             "Only staff with a clinical role (clinician, prescriber, nurse) can join a care team.",
@@ -151,7 +146,7 @@ def care_team_member_add(
 def care_team_member_end(
     *, membership: CareTeamMember, ended_on: date, by: Any, request: HttpRequest | None = None
 ) -> CareTeamMember:
-    _require_roles(by, CARE_TEAM_MANAGERS, "change a care team")
+    require_role(by, CARE_TEAM_MANAGERS, "change a care team")
     membership = CareTeamMember.objects.select_for_update().get(pk=membership.pk)
     if membership.ended_on is not None:
         raise Conflict("This membership has already ended.")
@@ -172,7 +167,7 @@ REFERRAL_HANDLERS = frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN})
 
 @transaction.atomic
 def referral_create(*, by: Any, request: HttpRequest | None = None, **fields: Any) -> Referral:
-    _require_roles(by, REFERRAL_HANDLERS, "take referrals")
+    require_role(by, REFERRAL_HANDLERS, "take referrals")
     fields.setdefault("owner", by)
     referral = Referral(**fields)
     referral.full_clean()
@@ -189,7 +184,7 @@ def referral_create(*, by: Any, request: HttpRequest | None = None, **fields: An
 @transaction.atomic
 def referral_convert(*, referral: Referral, by: Any, request: HttpRequest | None = None) -> Patient:
     """Make the patient from the referral, without retyping what it already holds."""
-    _require_roles(by, REFERRAL_HANDLERS, "convert referrals")
+    require_role(by, REFERRAL_HANDLERS, "convert referrals")
     referral = Referral.objects.select_for_update().get(pk=referral.pk)
     if referral.converted_patient is not None:
         raise Conflict(

@@ -12,10 +12,9 @@ from django.utils import timezone
 from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict, Forbidden
 from clinic.models import AuditAction
-from clinic.roles import CLINICAL_ROLES, Role
+from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients import consents as rules
 from patients.models import Consent, Disclosure, Patient
-from patients.services import _require_roles
 
 CONSENT_RECORDERS = frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN, *CLINICAL_ROLES})
 DISCLOSERS = frozenset({Role.ADMISSIONS, Role.BILLING, Role.CLINIC_ADMIN, *CLINICAL_ROLES})
@@ -35,7 +34,7 @@ def _terms(consent: Consent) -> rules.ConsentTerms:
 
 @transaction.atomic
 def consent_record(*, patient: Patient, by: Any, request: HttpRequest | None = None, **fields: Any) -> Consent:
-    _require_roles(by, CONSENT_RECORDERS, "record consents")
+    require_role(by, CONSENT_RECORDERS, "record consents")
     fields.setdefault("right_to_revoke_statement", rules.RIGHT_TO_REVOKE)
     consent = Consent(patient=patient, recorded_by=by, **fields)
     consent.full_clean()
@@ -50,7 +49,7 @@ def consent_record(*, patient: Patient, by: Any, request: HttpRequest | None = N
 def consent_revoke(*, consent: Consent, by: Any, request: HttpRequest | None = None) -> Consent:
     """Revocation takes effect at once: the row lock makes a disclosure being recorded under
     this consent either finish first or see it revoked."""
-    _require_roles(by, CONSENT_RECORDERS, "record consents")
+    require_role(by, CONSENT_RECORDERS, "record consents")
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
     if consent.revoked_at is not None:
         raise Conflict("This consent was already revoked.")
@@ -100,7 +99,7 @@ def disclosure_record(
 ) -> Disclosure:
     """Record a disclosure under the consent that covers it, with the § 2.32 notice. Nothing
     is recorded (and nothing may be sent) when no consent covers it."""
-    _require_roles(by, DISCLOSERS, "disclose records")
+    require_role(by, DISCLOSERS, "disclose records")
     if not information:
         raise ApplicationError("Say what information is disclosed.", extra={"fields": {"information": ["Empty."]}})
     at = disclosed_at or timezone.now()
@@ -112,8 +111,13 @@ def disclosure_record(
         purpose=purpose,
         on=timezone.localdate(at),
     )
-    # Block a revocation racing with this disclosure until it commits.
-    Consent.objects.select_for_update().filter(pk=consent.pk, revoked_at__isnull=True).get()
+    # Hold the consent until this disclosure commits, so a racing revocation waits; if the
+    # revocation won the race, the consent no longer covers anything.
+    if not Consent.objects.select_for_update().filter(pk=consent.pk, revoked_at__isnull=True).exists():
+        raise Forbidden(
+            "The consent that covered this disclosure was revoked a moment ago; nothing was disclosed.",
+            extra={"revoked_consent": str(consent.public_id)},
+        )
     disclosure = Disclosure.objects.create(
         patient=patient,
         consent=consent,

@@ -18,7 +18,7 @@ from django.utils import timezone
 from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction, LevelOfCare
-from clinic.roles import CLINICAL_ROLES, Role
+from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients.models import (
     DischargeReason,
     EpisodeOfCare,
@@ -27,7 +27,6 @@ from patients.models import (
     PatientStatus,
     TransitionKind,
 )
-from patients.services import _require_roles
 from patients.signals import level_of_care_changed
 
 ADMITTING_ROLES = frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN, *CLINICAL_ROLES})
@@ -76,7 +75,7 @@ def _audit(obj: Any, action: AuditAction, by: Any, request: HttpRequest | None, 
 def episode_admit(
     *, patient: Patient, level: LevelOfCare, admitted_on: date, reason: str, by: Any, request: HttpRequest | None = None
 ) -> EpisodeOfCare:
-    _require_roles(by, ADMITTING_ROLES, "admit patients")
+    require_role(by, ADMITTING_ROLES, "admit patients")
     _check_effective_date(admitted_on, field="admitted_on", reason=reason or "admission")
     if level.is_residential or not level.is_active:
         raise ApplicationError(
@@ -126,7 +125,7 @@ def episode_transition(
     """Move to another level: step down or up here, or transfer out to a residential or
     withdrawal-management level elsewhere (which ends the episode). Returns the new stay,
     or None on transfer out."""
-    _require_roles(by, CLINICAL_ROLES, "change a patient's level of care")
+    require_role(by, CLINICAL_ROLES, "change a patient's level of care")
     if not reason.strip():
         raise ApplicationError("Say why the level changes.", extra={"fields": {"reason": ["Required."]}})
     _check_effective_date(effective_on, field="effective_on", reason=reason)
@@ -173,7 +172,7 @@ def episode_discharge(
     by: Any,
     request: HttpRequest | None = None,
 ) -> EpisodeOfCare:
-    _require_roles(by, CLINICAL_ROLES, "discharge patients")
+    require_role(by, CLINICAL_ROLES, "discharge patients")
     _check_effective_date(discharged_on, field="discharged_on", reason="discharge")
     episode, current = _lock_open_episode(episode)
     if discharged_on < episode.admitted_on or discharged_on <= current.started_on:

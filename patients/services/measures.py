@@ -10,10 +10,9 @@ from django.utils import timezone
 from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError
 from clinic.models import AuditAction
-from clinic.roles import CLINICAL_ROLES
+from clinic.roles import CLINICAL_ROLES, require_role
 from patients import measures as scoring
 from patients.models import MeasureResponse, Patient
-from patients.services import _require_roles
 
 
 @transaction.atomic
@@ -26,7 +25,7 @@ def measure_record(
     by: Any,
     request: HttpRequest | None = None,
 ) -> MeasureResponse:
-    _require_roles(by, CLINICAL_ROLES, "record measures")
+    require_role(by, CLINICAL_ROLES, "record measures")
     if administered_on > timezone.localdate():
         raise ApplicationError(
             "A measure cannot be dated in the future.", extra={"fields": {"administered_on": ["In the future."]}}

@@ -142,3 +142,24 @@ def test_the_desk_sees_consents_on_the_patient_page_and_the_disclosure_log(desk,
     log = client.get("/admin/patients/disclosure/")
     assert log.status_code == 200
     assert "Dr. Lee Park" in log.content.decode()
+
+
+def test_a_revocation_that_wins_the_race_stops_the_disclosure(desk, make_user, monkeypatch):
+    from patients.services import consents as consent_services
+
+    patient = PatientFactory.create()
+    consent = Consent.objects.get(public_id=record(desk, patient).json()["id"])
+    checked = consent_services.consent_check
+
+    def check_then_revoked_elsewhere(**kwargs):
+        # The covering consent is found, then revoked by another desk before the lock is taken.
+        found = checked(**kwargs)
+        Consent.objects.filter(pk=found.pk).update(revoked_at="2026-11-23T14:59:00Z")
+        return found
+
+    monkeypatch.setattr(consent_services, "consent_check", check_then_revoked_elsewhere)
+    response = disclose(desk, patient)
+    assert response.status_code == 403
+    assert "revoked a moment ago" in response.json()["message"]
+    assert response.json()["extra"]["revoked_consent"] == str(consent.public_id)
+    assert not Disclosure.objects.exists()
