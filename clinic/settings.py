@@ -198,6 +198,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DischargeReasonEnum": "patients.models.DischargeReason",
         "DisclosurePurposeEnum": "patients.models.DisclosurePurpose",
+        "ReferralSourceEnum": "patients.models.ReferralSource",
+        "BenzodiazepineSourceEnum": "patients.models.BenzodiazepineSource",
     },
 }
 
@@ -243,6 +245,15 @@ DISCLOSURE_ACCOUNTING_YEARS = env.int("DISCLOSURE_ACCOUNTING_YEARS", default=3)
 
 # How many days back an admission, level change or discharge may be recorded (with a reason).
 BACKDATE_WINDOW_DAYS = env.int("BACKDATE_WINDOW_DAYS", default=7)
+
+# Level-of-care proposal at intake (patients.placement). Defaults: 2025 Joint Clinical
+# Practice Guideline on Benzodiazepine Tapering, Table 2 (../shared/reference/clinical.md 2.1):
+# low <= 10, high > 15 mg diazepam-equivalent a day; withdrawal risk after >= 3 months of use
+# on >= 4 days a week.
+PLACEMENT_HIGH_DOSE_DZE_MG = env.float("PLACEMENT_HIGH_DOSE_DZE_MG", default=15)
+PLACEMENT_LOW_DOSE_DZE_MG = env.float("PLACEMENT_LOW_DOSE_DZE_MG", default=10)
+PLACEMENT_LONG_USE_MONTHS = env.int("PLACEMENT_LONG_USE_MONTHS", default=3)
+PLACEMENT_FREQUENT_DAYS_PER_WEEK = env.int("PLACEMENT_FREQUENT_DAYS_PER_WEEK", default=4)
 
 # --- Logging -----------------------------------------------------------------------------
 # Logs carry ids, never patient data (names, dates of birth, phone numbers, MRNs).

@@ -3,10 +3,12 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
 from clinic.errors import ApplicationError
+from clinic.models import LevelOfCare
 from patients.access import scope_to_visible_patients
 from patients.models import (
     BreakGlassGrant,
@@ -14,12 +16,19 @@ from patients.models import (
     Consent,
     Disclosure,
     EpisodeOfCare,
+    IntakeAssessment,
+    IntakeBenzodiazepine,
+    IntakePrescriber,
+    IntakeSubstance,
     LevelOfCareStay,
     Patient,
     PatientContact,
     Referral,
 )
+from patients.selectors import intake_latest_decided, patients_at_level
 from patients.services import mrn_next, referral_convert
+from patients.services.episodes import episode_admit
+from patients.services.intake import intake_decide, intake_record
 
 
 class ContactInline(admin.TabularInline):
@@ -58,15 +67,27 @@ class CareTeamInline(admin.TabularInline):
     autocomplete_fields = ["member"]
 
 
+class CurrentLevelFilter(admin.SimpleListFilter):
+    title = "current level of care"
+    parameter_name = "level"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(level.code, level.name) for level in LevelOfCare.objects.filter(is_active=True)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Patient]) -> QuerySet[Patient]:
+        return patients_at_level(queryset, self.value()) if self.value() else queryset
+
+
 @admin.register(Patient)
 class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
     patient_path = ""
     list_display = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "date_of_birth", "status"]
-    list_filter = ["status", "reminder_channel"]
+    list_filter = ["status", CurrentLevelFilter, "reminder_channel"]
     # The desk finds people by name, MRN, phone or date of birth (YYYY-MM-DD).
     search_fields = ["=mrn", "legal_last_name", "legal_first_name", "preferred_name", "=phone", "=date_of_birth"]
     readonly_fields = ["mrn", "public_id"]
     inlines = [ContactInline, ConsentInline, CareTeamInline]
+    actions = ["admit_as_decided_at_intake"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         # The same rule as the API: clinical staff see their care teams' patients only.
@@ -76,6 +97,32 @@ class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
         if not change:
             obj.mrn = mrn_next()
         super().save_model(request, obj, form, change)
+
+    @admin.action(description="Admit today to the level decided at intake", permissions=["change"])
+    def admit_as_decided_at_intake(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
+        # The same service as POST /api/v1/episodes/ with an intake_assessment.
+        for patient in queryset:
+            intake = intake_latest_decided(patient)
+            if intake is None:
+                self.message_user(
+                    request, f"{patient.mrn}: no intake assessment has a decided level yet.", level=messages.ERROR
+                )
+                continue
+            try:
+                episode_admit(
+                    patient=patient,
+                    level=None,
+                    intake=intake,
+                    admitted_on=timezone.localdate(),
+                    reason=f"As decided at the intake assessment of {intake.assessed_on:%Y-%m-%d}",
+                    by=request.user,
+                    request=request,
+                )
+            except ApplicationError as error:
+                self.message_user(request, f"{patient.mrn}: {error.message}", level=messages.ERROR)
+            else:
+                level = intake.decided_level.name if intake.decided_level else ""
+                self.message_user(request, f"{patient.mrn}: admitted to {level}.", level=messages.SUCCESS)
 
 
 @admin.register(BreakGlassGrant)
@@ -160,3 +207,118 @@ class ReferralAdmin(SimpleHistoryAdmin):
                 self.message_user(
                     request, f"{referral.last_name}: registered as {patient.mrn}.", level=messages.SUCCESS
                 )
+
+
+class IntakeBenzodiazepineInline(admin.TabularInline):
+    model = IntakeBenzodiazepine
+    extra = 1
+    fields = ["drug", "daily_dose_mg", "duration_months", "days_per_week", "source", "prescriber_name"]
+
+
+class IntakeSubstanceInline(admin.TabularInline):
+    model = IntakeSubstance
+    extra = 1
+    fields = ["substance", "frequency", "last_used_on", "details"]
+
+
+class IntakePrescriberInline(admin.TabularInline):
+    model = IntakePrescriber
+    extra = 1
+    fields = ["name", "npi", "practice", "phone", "prescribes"]
+
+
+PROPOSAL_FIELDS = [
+    "total_daily_dze_low_mg",
+    "total_daily_dze_high_mg",
+    "proposed_level",
+    "proposal_reasons",
+    "decision",
+    "decided_level",
+    "decision_reason",
+    "decided_by",
+    "decided_at",
+]
+
+
+@admin.register(IntakeAssessment)
+class IntakeAssessmentAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
+    """Record an intake (clinical staff on the patient's care team). It is written by the
+    same service as the API, which computes the proposed level; a saved intake is read-only
+    (a correction is a new assessment)."""
+
+    list_display = ["assessed_on", "patient", "proposed_level", "decision", "decided_level", "assessed_by"]
+    list_filter = ["decision", "proposed_level", "decided_level"]
+    list_select_related = ["patient", "proposed_level", "decided_level", "assessed_by"]
+    search_fields = ["=patient__mrn", "patient__legal_last_name"]
+    date_hierarchy = "assessed_on"
+    autocomplete_fields = ["patient"]
+    inlines = [IntakeBenzodiazepineInline, IntakeSubstanceInline, IntakePrescriberInline]
+    actions = ["confirm_proposed_level"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[IntakeAssessment]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path="patient", clinical=True
+        )
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The proposal and decision are the service's to fill in, never typed.
+        return [] if obj else [*PROPOSAL_FIELDS, "assessed_by", "proposal_rules"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*PROPOSAL_FIELDS, "proposal_rules"] if obj else []
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if "patient" in form.base_fields:
+            # Only the care team's patients can be chosen, as the API allows.
+            form.base_fields["patient"].queryset = scope_to_visible_patients(  # type: ignore[attr-defined]
+                Patient.objects.all(), request.user, patient_path="", clinical=True
+            )
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Nothing yet: the service writes the assessment and its rows together in save_related.
+        pass
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        rows = {
+            formset.model: [
+                {k: v for k, v in f.cleaned_data.items() if k not in {"id", "intake", "DELETE"}}
+                for f in formset.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            ]
+            for formset in formsets
+        }
+        answers = {k: v for k, v in form.cleaned_data.items() if k not in {"patient", "assessed_on"}}
+        intake = intake_record(
+            patient=form.cleaned_data["patient"],
+            assessed_on=form.cleaned_data["assessed_on"],
+            benzodiazepines=rows.get(IntakeBenzodiazepine, []),
+            substances=rows.get(IntakeSubstance, []),
+            prescribers=rows.get(IntakePrescriber, []),
+            by=request.user,
+            request=request,
+            **answers,
+        )
+        # The admin logs and redirects to the object it built; point it at the saved one.
+        form.instance.pk, form.instance.public_id = intake.pk, intake.public_id
+        for formset in formsets:
+            # What the admin's change message reads from a saved formset; the rows are in the log as part of the add.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    @admin.action(description="Confirm the proposed level of care", permissions=["add"])
+    def confirm_proposed_level(self, request: HttpRequest, queryset: QuerySet[IntakeAssessment]) -> None:
+        # The same service as POST /api/v1/intake-assessments/{id}/decision/.
+        for intake in queryset.select_related("proposed_level"):
+            try:
+                intake_decide(intake=intake, level=intake.proposed_level, reason="", by=request.user, request=request)
+            except ApplicationError as error:
+                self.message_user(request, f"{intake}: {error.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{intake}: {intake.proposed_level.name} confirmed.", level=messages.SUCCESS)

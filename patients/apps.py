@@ -3,7 +3,12 @@ from clinic.apps import DomainAppConfig, Writer
 _CONSENTS = ["view_consent", "view_disclosure"]
 _REFERRALS = ["view_referral", "add_referral", "change_referral"]
 _EPISODES = ["view_episodeofcare", "change_episodeofcare", "view_levelofcarestay"]
-_CLINICAL_READ = ["view_patient", "view_patientcontact", "view_careteammember", *_EPISODES, *_CONSENTS]
+_INTAKE = [
+    f"{verb}_{model}"
+    for model in ("intakeassessment", "intakebenzodiazepine", "intakesubstance", "intakeprescriber")
+    for verb in ("view", "add")
+]
+_CLINICAL = ["view_patient", "view_patientcontact", "view_careteammember", *_EPISODES, *_CONSENTS, *_INTAKE]
 _MANAGE_CONTACTS = ["view_patientcontact", "add_patientcontact", "change_patientcontact", "delete_patientcontact"]
 _MANAGE_TEAM = ["view_careteammember", "add_careteammember", "change_careteammember"]
 
@@ -35,9 +40,9 @@ class PatientsConfig(DomainAppConfig):
             *_REFERRALS,
         ],
         "billing": ["view_patient", "view_careteammember", "view_episodeofcare", "view_levelofcarestay", *_CONSENTS],
-        "clinician": _CLINICAL_READ,
-        "prescriber": _CLINICAL_READ,
-        "nurse": _CLINICAL_READ,
+        "clinician": _CLINICAL,
+        "prescriber": _CLINICAL,
+        "nurse": _CLINICAL,
     }
 
     def seed_demo(self, out: Writer) -> None:

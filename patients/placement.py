@@ -43,7 +43,7 @@ class BenzodiazepineUse:
 @dataclass(frozen=True)
 class Intake:
     benzodiazepines: Sequence[BenzodiazepineUse] = ()
-    alcohol_daily_heavy: bool = False
+    alcohol_most_days: bool = False  # daily or most days (4+ a week) in the past month
     opioid_use: str = "none"  # none, prescribed, illicit (fentanyl included)
     prior_withdrawal_seizure: bool = False
     prior_withdrawal_delirium: bool = False
@@ -129,9 +129,18 @@ RULES: list[Rule] = [
     Rule(
         "opioid_or_alcohol_co_use",
         "php",
-        "Daily heavy alcohol or illicit opioid (fentanyl) use alongside benzodiazepines: overdose and withdrawal risk.",
+        "Alcohol on most days, or illicit opioids (fentanyl included), alongside benzodiazepines: "
+        "overdose and complicated-withdrawal risk.",
         "2025 guideline Rec 5 (co-occurring conditions); clinic default for the level",
-        lambda f, t: f.intake.alcohol_daily_heavy or f.intake.opioid_use == "illicit",
+        lambda f, t: f.intake.alcohol_most_days or f.intake.opioid_use == "illicit",
+    ),
+    Rule(
+        # Raises no level on its own; the reason puts naloxone in front of the clinician.
+        "prescribed_opioid_co_use",
+        "outpatient",
+        "Prescribed opioid with a benzodiazepine: offer naloxone and reassess at least every 3 months.",
+        "2025 benzodiazepine tapering guideline, Rec 16 and 17; FDA boxed warning (31 Aug 2016)",
+        lambda f, t: f.intake.opioid_use == "prescribed",
     ),
     Rule(
         "unstable_home_with_risk",

@@ -5,6 +5,7 @@ from patients.models import (
     Consent,
     Disclosure,
     EpisodeOfCare,
+    IntakeAssessment,
     LevelOfCareStay,
     MeasureResponse,
     Patient,
@@ -27,8 +28,18 @@ def patient_list() -> QuerySet[Patient]:
     )
 
 
+def patients_at_level(patients: QuerySet[Patient], level_code: str) -> QuerySet[Patient]:
+    """The patients whose current stay is at that level (API filter and admin filter)."""
+    # One filter() call: the open episode and its open stay must be the same rows.
+    return patients.filter(
+        episodes__discharged_on__isnull=True,
+        episodes__stays__ended_on__isnull=True,
+        episodes__stays__level__code=level_code,
+    )
+
+
 def episode_list() -> QuerySet[EpisodeOfCare]:
-    return EpisodeOfCare.objects.select_related("patient").prefetch_related(
+    return EpisodeOfCare.objects.select_related("patient", "intake_assessment").prefetch_related(
         Prefetch("stays", queryset=LevelOfCareStay.objects.select_related("level", "decided_by"))
     )
 
@@ -51,3 +62,20 @@ def measure_list() -> QuerySet[MeasureResponse]:
 
 def care_team_member_list() -> QuerySet[CareTeamMember]:
     return CareTeamMember.objects.select_related("patient", "member__staff_profile")
+
+
+def intake_list() -> QuerySet[IntakeAssessment]:
+    return IntakeAssessment.objects.select_related(
+        "patient", "assessed_by", "proposed_level", "decided_level", "decided_by"
+    ).prefetch_related("benzodiazepines", "substances", "prescribers")
+
+
+def intake_latest_decided(patient: Patient) -> IntakeAssessment | None:
+    """The assessment whose decision an admission follows: the latest decided one."""
+    return (
+        IntakeAssessment.objects.filter(patient=patient)
+        .exclude(decision="")
+        .select_related("decided_level")
+        .order_by("-assessed_on", "-decided_at")
+        .first()
+    )

@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from patients.models import Patient, PatientStatus
+from patients.selectors import patients_at_level
 
 
 class PatientFilter(django_filters.FilterSet):
@@ -17,12 +18,7 @@ class PatientFilter(django_filters.FilterSet):
         fields = ["status", "level_of_care", "primary_clinician", "search"]
 
     def filter_level(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
-        # One filter() call: the open episode and its open stay must be the same rows.
-        return queryset.filter(
-            episodes__discharged_on__isnull=True,
-            episodes__stays__ended_on__isnull=True,
-            episodes__stays__level__code=value,
-        )
+        return patients_at_level(queryset, value)
 
     def filter_primary(self, queryset: QuerySet[Patient], name: str, value: UUID) -> QuerySet[Patient]:
         return queryset.filter(

@@ -40,9 +40,15 @@ from patients.api.serializers import (
     ReferralCreateInputSerializer,
     ReferralOutputSerializer,
 )
-from patients.models import EpisodeOfCare, Patient
+from patients.api.serializers.intake import (
+    IntakeAssessmentCreateInputSerializer,
+    IntakeAssessmentOutputSerializer,
+    IntakeDecisionInputSerializer,
+)
+from patients.models import EpisodeOfCare, IntakeAssessment, Patient
 from patients.services import consents as consent_services
 from patients.services import episodes
+from patients.services import intake as intake_services
 from patients.services import measures as measure_services
 
 
@@ -144,7 +150,17 @@ class EpisodeViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         patient = self.visible_patient(fields.pop("patient"))
-        episode = episodes.episode_admit(patient=patient, by=request.user, request=request._request, **fields)
+        intake_id = fields.pop("intake_assessment")
+        # The admitting desk follows the decision without reading the assessment itself.
+        intake = IntakeAssessment.objects.filter(patient=patient, public_id=intake_id).first() if intake_id else None
+        if intake_id and intake is None:
+            raise ApplicationError(
+                "This patient has no intake assessment with that id.",
+                extra={"fields": {"intake_assessment": ["Unknown for this patient."]}},
+            )
+        episode = episodes.episode_admit(
+            patient=patient, intake=intake, by=request.user, request=request._request, **fields
+        )
         return Response(self._fresh(episode), status=status.HTTP_201_CREATED)
 
     def _fresh(self, episode: EpisodeOfCare) -> dict[str, Any]:
@@ -291,3 +307,38 @@ class MeasureViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
         patient = self.visible_patient(fields.pop("patient"))
         response = measure_services.measure_record(patient=patient, by=request.user, request=request._request, **fields)
         return Response(MeasureOutputSerializer(response).data, status=status.HTTP_201_CREATED)
+
+
+class IntakeAssessmentViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSet):
+    """Intake assessments with the level of care proposed from them and the clinician's
+    decision: clinical records, for the care team."""
+
+    serializer_class = IntakeAssessmentOutputSerializer
+    filterset_fields = {"patient__public_id": ["exact"], "decision": ["exact"]}
+
+    def base_queryset(self) -> QuerySet[Any]:
+        return selectors.intake_list()
+
+    @extend_schema(request=IntakeAssessmentCreateInputSerializer, responses={201: IntakeAssessmentOutputSerializer})
+    def create(self, request: Request) -> Response:
+        """Record an intake; the response carries the proposed level and the reasons for it."""
+        data = IntakeAssessmentCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        patient = self.visible_patient(fields.pop("patient"))
+        intake = intake_services.intake_record(patient=patient, by=request.user, request=request._request, **fields)
+        return Response(self._fresh(intake.pk), status=status.HTTP_201_CREATED)
+
+    def _fresh(self, pk: int) -> dict[str, Any]:
+        return dict(IntakeAssessmentOutputSerializer(selectors.intake_list().get(pk=pk)).data)
+
+    @extend_schema(request=IntakeDecisionInputSerializer, responses=IntakeAssessmentOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def decision(self, request: Request, id: str) -> Response:
+        """Confirm the proposed level, or choose another with a reason. Once per assessment."""
+        data = IntakeDecisionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        intake = intake_services.intake_decide(
+            intake=self.get_object(), by=request.user, request=request._request, **data.validated_data
+        )
+        return Response(self._fresh(intake.pk))

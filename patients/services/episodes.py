@@ -22,6 +22,7 @@ from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients.models import (
     DischargeReason,
     EpisodeOfCare,
+    IntakeAssessment,
     LevelOfCareStay,
     Patient,
     PatientStatus,
@@ -73,10 +74,26 @@ def _audit(obj: Any, action: AuditAction, by: Any, request: HttpRequest | None, 
 
 @transaction.atomic
 def episode_admit(
-    *, patient: Patient, level: LevelOfCare, admitted_on: date, reason: str, by: Any, request: HttpRequest | None = None
+    *,
+    patient: Patient,
+    level: LevelOfCare | None,
+    admitted_on: date,
+    reason: str,
+    by: Any,
+    intake: IntakeAssessment | None = None,
+    request: HttpRequest | None = None,
 ) -> EpisodeOfCare:
+    """Open an episode at `level`. With `intake`, the admission follows that assessment's
+    decision: to the level the clinician decided (the default), and no other."""
     require_role(by, ADMITTING_ROLES, "admit patients")
     _check_effective_date(admitted_on, field="admitted_on", reason=reason or "admission")
+    if intake is not None:
+        level = _level_decided_at(intake, patient, level)
+    if level is None:
+        raise ApplicationError(
+            "Say which level of care to admit to, or give the intake assessment whose decision to follow.",
+            extra={"fields": {"level": ["Required without an intake assessment."]}},
+        )
     if level.is_residential or not level.is_active:
         raise ApplicationError(
             f"{level.name} is not a level this program admits to; refer the patient out instead.",
@@ -85,7 +102,7 @@ def episode_admit(
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if EpisodeOfCare.objects.filter(patient=patient, discharged_on__isnull=True).exists():
         raise Conflict("The patient is already admitted; step them up or down instead.")
-    episode = EpisodeOfCare.objects.create(patient=patient, admitted_on=admitted_on)
+    episode = EpisodeOfCare.objects.create(patient=patient, admitted_on=admitted_on, intake_assessment=intake)
     stay = LevelOfCareStay.objects.create(
         episode=episode,
         level=level,
@@ -100,6 +117,25 @@ def episode_admit(
     _audit(stay, AuditAction.CREATE, by, request, reason)
     _send_changed(episode, None, level, TransitionKind.ADMISSION, admitted_on)
     return episode
+
+
+def _level_decided_at(intake: IntakeAssessment, patient: Patient, level: LevelOfCare | None) -> LevelOfCare:
+    if intake.patient_id != patient.pk:
+        raise ApplicationError(
+            "That intake assessment is another patient's.",
+            extra={"fields": {"intake_assessment": ["Not this patient's."]}},
+        )
+    if not intake.decision or intake.decided_level is None:
+        raise ApplicationError(
+            "A clinician has not decided the level of care for that intake assessment yet.",
+            extra={"fields": {"intake_assessment": ["Not decided."]}},
+        )
+    if level is not None and intake.decided_level_id != level.pk:
+        raise ApplicationError(
+            f"The intake decided {intake.decided_level.name}; admit to that level, or record a new decision.",
+            extra={"fields": {"level": [f"The decided level is {intake.decided_level.code}."]}},
+        )
+    return intake.decided_level
 
 
 def _lock_open_episode(episode: EpisodeOfCare) -> tuple[EpisodeOfCare, LevelOfCareStay]:

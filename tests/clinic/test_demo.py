@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from clinic.demo import demo_password
 from clinic.models import Location, Room
 from clinic.roles import Role, roles_of
-from patients.models import CareTeamMember, Patient
+from patients.models import CareTeamMember, EpisodeOfCare, Patient
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +67,16 @@ def test_the_demo_clinician_cares_for_the_admitted_demo_patients():
     assert set(admitted.values_list("pk", flat=True)) == set(
         CareTeamMember.objects.filter(member=clinician, ended_on=None).values_list("patient_id", flat=True)
     )
+
+
+def test_the_admitted_demo_patients_came_through_intake_to_php_once():
+    seed()
+    seed()
+    episodes = EpisodeOfCare.objects.select_related("intake_assessment__decided_level")
+    assert episodes.count() == 2
+    for episode in episodes:
+        intake = episode.intake_assessment
+        assert intake is not None
+        assert intake.decided_level is not None
+        assert (intake.decision, intake.decided_level.code) == ("confirmed", "php")
+        assert episode.stays.get().level.code == "php"

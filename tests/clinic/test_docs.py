@@ -26,3 +26,13 @@ def test_swagger_ui_loads_its_assets_from_this_server(client):
         # No CDN: every asset is a local static file that ships with drf-spectacular-sidecar.
         assert url.startswith("/static/"), url
         assert finders.find(url.removeprefix("/static/")), url
+
+
+def test_the_readme_documents_every_placement_rule_with_its_level_and_source():
+    from pathlib import Path
+
+    from patients.placement import RULES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for rule in RULES:
+        assert f"| `{rule.id}` | {rule.at_least} | {rule.reason} | {rule.source} |" in readme, rule.id

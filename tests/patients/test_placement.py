@@ -56,16 +56,16 @@ def test_cssrs_ideation_alone_is_not_high_risk():
     assert propose(Intake(cssrs={1: True, 2: True, 3: False})).level == "outpatient"
 
 
-@pytest.mark.parametrize("co_use", [{"alcohol_daily_heavy": True}, {"opioid_use": "illicit"}])
+@pytest.mark.parametrize("co_use", [{"alcohol_most_days": True}, {"opioid_use": "illicit"}])
 def test_alcohol_or_illicit_opioid_co_use_proposes_at_least_php(co_use):
     assert propose(Intake(benzodiazepines=[benzo(mg="0.25", months=0, days=2)], **co_use)).level == "php"
 
 
-def test_prescribed_opioids_alone_do_not_raise_the_level():
-    assert (
-        propose(Intake(benzodiazepines=[benzo(mg="0.25", months=0, days=2)], opioid_use="prescribed")).level
-        == "outpatient"
-    )
+def test_prescribed_opioids_alone_do_not_raise_the_level_but_prompt_naloxone():
+    proposal = propose(Intake(benzodiazepines=[benzo(mg="0.25", months=0, days=2)], opioid_use="prescribed"))
+    assert proposal.level == "outpatient"
+    assert proposal.rule_ids == ("prescribed_opioid_co_use",)
+    assert "naloxone" in proposal.reasons[0]
 
 
 def test_an_unstable_home_matters_only_when_withdrawal_is_likely():
@@ -87,7 +87,7 @@ def test_adding_a_risk_factor_never_lowers_the_proposed_level(seizure, alcohol, 
         benzodiazepines=base.benzodiazepines,
         cssrs=cssrs,
         prior_withdrawal_seizure=seizure,
-        alcohol_daily_heavy=alcohol,
+        alcohol_most_days=alcohol,
         unstable_home=home,
     )
     assert LEVEL_ORDER.index(propose(riskier).level) <= LEVEL_ORDER.index(propose(base).level)

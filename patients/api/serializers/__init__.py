@@ -142,6 +142,7 @@ class LevelOfCareStayOutputSerializer(serializers.ModelSerializer[LevelOfCareSta
 class EpisodeOutputSerializer(serializers.ModelSerializer[EpisodeOfCare]):
     id = serializers.UUIDField(source="public_id", read_only=True)
     patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+    intake_assessment = serializers.UUIDField(source="intake_assessment.public_id", read_only=True, allow_null=True)
     current_level = serializers.SerializerMethodField()
     stays = LevelOfCareStayOutputSerializer(many=True, read_only=True)
 
@@ -153,6 +154,7 @@ class EpisodeOutputSerializer(serializers.ModelSerializer[EpisodeOfCare]):
             "admitted_on",
             "discharged_on",
             "discharge_reason",
+            "intake_assessment",
             "current_level",
             "stays",
             "follow_up_appointments",
@@ -170,7 +172,20 @@ class EpisodeOutputSerializer(serializers.ModelSerializer[EpisodeOfCare]):
 
 class EpisodeAdmitInputSerializer(serializers.Serializer[Any]):
     patient = serializers.UUIDField()
-    level = serializers.SlugRelatedField(slug_field="code", queryset=LevelOfCare.objects.filter(is_active=True))
+    level = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=LevelOfCare.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Level code; defaults to the level decided at `intake_assessment`.",
+    )
+    intake_assessment = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The decided intake assessment this admission follows.",
+    )
     admitted_on = serializers.DateField()
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 

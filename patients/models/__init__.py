@@ -200,6 +200,10 @@ class EpisodeOfCare(PublicModel):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="episodes")
     admitted_on = models.DateField()
+    # The assessment whose decided level the patient was admitted to, when there was one.
+    intake_assessment = models.ForeignKey(
+        "patients.IntakeAssessment", on_delete=models.PROTECT, null=True, blank=True, related_name="episodes"
+    )
     discharged_on = models.DateField(null=True, blank=True)
     discharge_reason = models.CharField(max_length=24, choices=DischargeReason.choices, blank=True)
     # Aftercare plan, written at discharge.
@@ -467,3 +471,20 @@ class MeasureResponse(PublicModel):
             # The trend: one patient's answers to one instrument, in date order.
             models.Index(fields=["patient", "instrument", "administered_on"], name="measure_trend"),
         ]
+
+
+# Kept in their own module for size; imported here so Django finds them.
+from patients.models.intake import (  # noqa: E402, F401
+    BenzodiazepineSource,
+    CoOccurringCondition,
+    HomeStability,
+    IntakeAssessment,
+    IntakeBenzodiazepine,
+    IntakePrescriber,
+    IntakeSubstance,
+    PlacementDecision,
+    Pregnancy,
+    Substance,
+    SupportLevel,
+    UseFrequency,
+)
