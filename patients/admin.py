@@ -75,7 +75,8 @@ class CurrentLevelFilter(admin.SimpleListFilter):
         return [(level.code, level.name) for level in LevelOfCare.objects.filter(is_active=True)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Patient]) -> QuerySet[Patient]:
-        return patients_at_level(queryset, self.value()) if self.value() else queryset
+        code = self.value()
+        return patients_at_level(queryset, code) if code else queryset
 
 
 @admin.register(Patient)

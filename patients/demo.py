@@ -2,6 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -53,7 +54,7 @@ def _to_admit() -> list[Patient]:
 
 # One intake each: daily clonazepam 1.5 mg (30 mg diazepam-equivalent) for years, which the
 # placement rules send to PHP.
-DEMO_INTAKE = {
+DEMO_INTAKE: dict[str, Any] = {
     "prior_withdrawal_seizure": False,
     "prior_withdrawal_delirium": False,
     "co_occurring": ["anxiety", "insomnia"],
