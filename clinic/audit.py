@@ -81,7 +81,8 @@ def audit_record_many(
     actor: AbstractBaseUser | AnonymousUser | None,
     request: HttpRequest | None = None,
     via: str = "api",
+    reason: str = "",
 ) -> list[AuditEvent]:
     """One INSERT for a whole page of records, so a list costs the same at any page size."""
-    events = [_event(t, action=action, actor=actor, request=request, via=via, reason="") for t in targets]
+    events = [_event(t, action=action, actor=actor, request=request, via=via, reason=reason) for t in targets]
     return AuditEvent.objects.bulk_create(events)

@@ -18,4 +18,10 @@ app.conf.beat_schedule = {
         "task": "clinic.tasks.licence_expiry_notify",
         "schedule": crontab(hour=7, minute=0),
     },
+    # The rolling horizon moves a day at a time, so a nightly run keeps it full; 02:30 UTC
+    # is night in every US zone, away from the desk's working hours.
+    "generate-track-sessions": {
+        "task": "scheduling.tasks.generate_track_sessions",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }

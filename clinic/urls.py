@@ -13,6 +13,7 @@ admin.site.index_title = "Admissions desk"
 api_v1 = [
     path("", include("clinic.api.urls")),
     path("", include("patients.api.urls")),
+    path("", include("scheduling.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,42 @@
+import django_filters
+from django.db.models import QuerySet
+
+from scheduling.models import Booking, Session
+
+
+class _RangeFilterSet(django_filters.FilterSet):
+    """`start` and `end`: rows overlapping [start, end) (a calendar's range)."""
+
+    start = django_filters.IsoDateTimeFilter(
+        method="filter_start", help_text="ISO 8601, e.g. 2026-11-23T00:00:00-05:00"
+    )
+    end = django_filters.IsoDateTimeFilter(method="filter_end", help_text="ISO 8601; exclusive.")
+
+    def filter_start(self, queryset: QuerySet, name: str, value: object) -> QuerySet:
+        return queryset.filter(ends_at__gt=value)
+
+    def filter_end(self, queryset: QuerySet, name: str, value: object) -> QuerySet:
+        return queryset.filter(starts_at__lt=value)
+
+
+class SessionFilter(_RangeFilterSet):
+    staff = django_filters.UUIDFilter(
+        field_name="staff__user__staff_profile__public_id", help_text="Staff id: their schedule."
+    )
+    location = django_filters.UUIDFilter(field_name="location__public_id")
+    room = django_filters.UUIDFilter(field_name="room__public_id")
+    track = django_filters.UUIDFilter(field_name="track__public_id")
+    session_type = django_filters.CharFilter(field_name="session_type__code")
+
+    class Meta:
+        model = Session
+        fields = ["staff", "location", "room", "track", "session_type", "status", "start", "end"]
+
+
+class BookingFilter(_RangeFilterSet):
+    patient = django_filters.UUIDFilter(field_name="patient__public_id", help_text="Patient id: their schedule.")
+    session = django_filters.UUIDFilter(field_name="session__public_id", help_text="Session id: its roster.")
+
+    class Meta:
+        model = Booking
+        fields = ["patient", "session", "status", "attendance", "start", "end"]

@@ -1,0 +1,142 @@
+"""Scheduling reads: sessions and rosters, calendars, weekly program hours."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.db.models import (
+    Case,
+    DateTimeField,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from patients.models import LevelOfCareStay, Patient
+from scheduling.hours import Week
+from scheduling.models import Booking, BookingStatus, CancelledBy, Session, SessionStaff, SessionStatus
+
+
+def session_list() -> QuerySet[Session]:
+    live = Booking.objects.filter(status=BookingStatus.BOOKED).select_related("patient")
+    return Session.objects.select_related("session_type", "location", "room", "track").prefetch_related(
+        Prefetch("staff", queryset=SessionStaff.objects.filter(is_active=True).select_related("user")),
+        Prefetch("bookings", queryset=live, to_attr="live_bookings"),
+    )
+
+
+def booking_list() -> QuerySet[Booking]:
+    return Booking.objects.select_related("patient", "session__session_type", "session__location", "session__room")
+
+
+def roster(session: Session) -> QuerySet[Booking]:
+    return booking_list().filter(session=session).order_by("patient__legal_last_name", "patient__legal_first_name")
+
+
+def staff_schedule(user: Any, start: datetime, end: datetime) -> QuerySet[Session]:
+    """The sessions a staff member leads that overlap [start, end), cancelled ones included
+    (marked) so a calendar shows what changed."""
+    return session_list().filter(staff__user=user, starts_at__lt=end, ends_at__gt=start).distinct()
+
+
+def patient_schedule(patient: Patient, start: datetime, end: datetime) -> QuerySet[Booking]:
+    return booking_list().filter(patient=patient, starts_at__lt=end, ends_at__gt=start)
+
+
+class _NaiveDateTimeField(DateTimeField):
+    # Lets the ORM compare a timestamp without time zone with a naive datetime as is
+    # (a plain DateTimeField would make it aware in the server's zone first).
+    def get_prep_value(self, value: Any) -> Any:
+        return value
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        return value
+
+
+class _LocalTime(Func):
+    # timezone(zone, timestamptz) is the wall-clock time in the patient's own zone, a
+    # timestamp without time zone: compared with naive local datetimes, never converted.
+    function = "timezone"
+    output_field = _NaiveDateTimeField()
+
+
+class _Minutes(Func):
+    template = "EXTRACT(EPOCH FROM (%(expressions)s)) / 60"
+    output_field = FloatField()
+
+
+def with_program_minutes(patients: QuerySet[Patient], week: Week) -> QuerySet[Patient]:
+    """Annotate each patient with the week's clinical minutes (sessions whose type counts
+    toward program hours), in their own time zone:
+    - scheduled_minutes: booked sessions, no-shows included (they were on the schedule);
+    - attended_minutes: minutes attended as recorded;
+    - projected_minutes: attended for sessions that have ended, the full length for those
+      still to come: where the week is heading.
+    One subquery each, whatever the number of patients."""
+    monday = datetime.combine(week.monday(), time(0))
+    in_week = (
+        Booking.objects.filter(patient=OuterRef("pk"), session__session_type__counts_toward_program_hours=True)
+        .annotate(local_start=_LocalTime(F("patient__time_zone"), F("starts_at")))
+        .filter(local_start__gte=monday, local_start__lt=monday + timedelta(days=7))
+    )
+    on_schedule = Q(status=BookingStatus.BOOKED) | Q(cancelled_by=CancelledBy.NO_SHOW)
+    length = _Minutes(F("ends_at") - F("starts_at"))
+    now = timezone.now()
+
+    def total(expression: Any, rows: QuerySet[Booking]) -> Coalesce:
+        summed = rows.values("patient").annotate(total=Sum(expression)).values("total")
+        return Coalesce(Subquery(summed, output_field=FloatField()), Value(0.0))
+
+    scheduled = in_week.filter(on_schedule)
+    projected = Case(
+        When(ends_at__lte=now, then=Coalesce(F("minutes_attended"), Value(0), output_field=IntegerField())),
+        default=length,
+        output_field=FloatField(),
+    )
+    return patients.annotate(
+        scheduled_minutes=total(length, scheduled),
+        attended_minutes=total(Coalesce(F("minutes_attended"), Value(0)), in_week.filter(status=BookingStatus.BOOKED)),
+        projected_minutes=total(projected, scheduled),
+    )
+
+
+def current_stays() -> QuerySet[LevelOfCareStay]:
+    return LevelOfCareStay.objects.filter(ended_on__isnull=True, episode__discharged_on__isnull=True)
+
+
+def program_hours_list(patients: QuerySet[Patient], week: Week) -> QuerySet[Patient]:
+    """Admitted patients with their current level and the week's minutes."""
+    level = current_stays().filter(episode__patient=OuterRef("pk"))
+    return with_program_minutes(
+        patients.filter(episodes__discharged_on__isnull=True).annotate(
+            level_code=Subquery(level.values("level__code")[:1]),
+            level_min_hours=Subquery(level.values("level__min_weekly_hours")[:1]),
+            level_max_hours=Subquery(level.values("level__max_weekly_hours")[:1]),
+        ),
+        week,
+    ).order_by("legal_last_name", "legal_first_name", "pk")
+
+
+def patients_under_band(patients: QuerySet[Patient], week: Week) -> QuerySet[Patient]:
+    """Patients whose week is heading under their level's minimum hours."""
+    # The annotations are made by program_hours_list; the type checker cannot see them.
+    under = {"level_min_hours__isnull": False, "projected_minutes__lt": F("level_min_hours") * 60}
+    return program_hours_list(patients, week).filter(**under)
+
+
+def sessions_today(location_id: int | None = None) -> QuerySet[Session]:
+    today = timezone.localdate()
+    qs = session_list().filter(starts_at__date=today, status=SessionStatus.SCHEDULED)
+    return qs.filter(location_id=location_id) if location_id else qs

@@ -1,0 +1,71 @@
+from datetime import date
+
+import pytest
+import time_machine
+
+from clinic.models import LevelOfCare
+from clinic.roles import Role
+from patients.services.episodes import episode_admit
+from tests.clinic.factories import LocationFactory, RoomFactory, StaffProfileFactory
+from tests.patients.factories import PatientFactory, put_on_care_team
+
+# Monday 23 November 2026, 10:00 in New York.
+NOW = "2026-11-23 15:00:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def _now():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def location(db):
+    return LocationFactory.create(name="Main office")
+
+
+@pytest.fixture
+def room(location):
+    return RoomFactory.create(location=location, name="Room A", capacity=12)
+
+
+@pytest.fixture
+def room_b(location):
+    return RoomFactory.create(location=location, name="Room B", capacity=12)
+
+
+@pytest.fixture
+def staff_of(make_user, location):
+    def make(role=Role.CLINICIAN):
+        return StaffProfileFactory.create(user=make_user(role), primary_location=location)
+
+    return make
+
+
+@pytest.fixture
+def therapist(staff_of):
+    return staff_of(Role.CLINICIAN)
+
+
+@pytest.fixture
+def admitted(make_user, therapist):
+    """Admit a new patient at a level, with `therapist` on the care team."""
+
+    def make(level="iop"):
+        patient = PatientFactory.create()
+        put_on_care_team(patient, therapist.user)
+        episode_admit(
+            patient=patient,
+            level=LevelOfCare.objects.get(code=level),
+            admitted_on=date(2026, 11, 23),
+            reason="",
+            by=therapist.user,
+        )
+        return patient
+
+    return make
+
+
+@pytest.fixture
+def desk(make_user, client_for):
+    return client_for(make_user(Role.ADMISSIONS))
