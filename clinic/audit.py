@@ -55,7 +55,8 @@ def _event(
         patient_id=target.patient_id,
         ip_address=client_ip_of(request, num_proxies=settings.REST_FRAMEWORK["NUM_PROXIES"]) if request else None,
         request_id=request_id_of(request) if request else "",
-        via=via,
+        # Services are called from the API and the admin with the same request argument.
+        via="admin" if via == "api" and request is not None and request.path.startswith("/admin/") else via,
         reason=reason,
     )
 

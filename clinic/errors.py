@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -120,6 +121,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return JsonResponse(error_body("You may not do that."), status=status.HTTP_403_FORBIDDEN)
 
 
+@csrf_exempt  # a POST to an unknown API URL is a JSON 404, not the HTML CSRF page
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Unknown URLs under /api/ answer JSON, not Django's HTML page."""
     return JsonResponse(

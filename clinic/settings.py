@@ -251,6 +251,9 @@ BACKDATE_WINDOW_DAYS = env.int("BACKDATE_WINDOW_DAYS", default=7)
 # Practice Guideline on Benzodiazepine Tapering, Table 2 (../shared/reference/clinical.md 2.1):
 # low <= 10, high > 15 mg diazepam-equivalent a day; withdrawal risk after >= 3 months of use
 # on >= 4 days a week.
+# An admission follows an intake assessment at most this many days old (clinic default:
+# a month on, the answers no longer describe the patient well enough to place them).
+INTAKE_VALID_DAYS = env.int("INTAKE_VALID_DAYS", default=30)
 PLACEMENT_HIGH_DOSE_DZE_MG = env.float("PLACEMENT_HIGH_DOSE_DZE_MG", default=15)
 PLACEMENT_LOW_DOSE_DZE_MG = env.float("PLACEMENT_LOW_DOSE_DZE_MG", default=10)
 PLACEMENT_LONG_USE_MONTHS = env.int("PLACEMENT_LONG_USE_MONTHS", default=3)

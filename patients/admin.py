@@ -1,5 +1,6 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -25,10 +26,11 @@ from patients.models import (
     PatientContact,
     Referral,
 )
-from patients.selectors import intake_latest_decided, patients_at_level
+from patients.models.intake import ANSWER_FIELDS
+from patients.selectors import intake_latest, patients_at_level
 from patients.services import mrn_next, referral_convert
 from patients.services.episodes import episode_admit
-from patients.services.intake import intake_decide, intake_record
+from patients.services.intake import intake_check_date, intake_decide, intake_record
 
 
 class ContactInline(admin.TabularInline):
@@ -103,11 +105,9 @@ class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
     def admit_as_decided_at_intake(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
         # The same service as POST /api/v1/episodes/ with an intake_assessment.
         for patient in queryset:
-            intake = intake_latest_decided(patient)
+            intake = intake_latest(patient)
             if intake is None:
-                self.message_user(
-                    request, f"{patient.mrn}: no intake assessment has a decided level yet.", level=messages.ERROR
-                )
+                self.message_user(request, f"{patient.mrn}: no intake assessment yet.", level=messages.ERROR)
                 continue
             try:
                 episode_admit(
@@ -210,22 +210,69 @@ class ReferralAdmin(SimpleHistoryAdmin):
                 )
 
 
-class IntakeBenzodiazepineInline(admin.TabularInline):
-    model = IntakeBenzodiazepine
+class IntakeRowsInline(admin.TabularInline):
+    """Rows of an intake: entered with it, read-only afterwards (like the intake)."""
+
     extra = 1
+    max_num = 10  # as the API allows
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_add_permission(request, obj)
+
+
+class IntakeBenzodiazepineInline(IntakeRowsInline):
+    model = IntakeBenzodiazepine
     fields = ["drug", "daily_dose_mg", "duration_months", "days_per_week", "source", "prescriber_name"]
 
 
-class IntakeSubstanceInline(admin.TabularInline):
+class IntakeSubstanceInline(IntakeRowsInline):
     model = IntakeSubstance
-    extra = 1
     fields = ["substance", "frequency", "last_used_on", "details"]
 
 
-class IntakePrescriberInline(admin.TabularInline):
+class IntakePrescriberInline(IntakeRowsInline):
     model = IntakePrescriber
-    extra = 1
     fields = ["name", "npi", "practice", "phone", "prescribes"]
+
+
+# Safety answers are asked, never assumed: an unticked checkbox would read as "no".
+YES_NO_ANSWERS = [
+    "prior_withdrawal_seizure",
+    "prior_withdrawal_delirium",
+    "cssrs_wish_to_be_dead",
+    "cssrs_suicidal_thoughts",
+    "cssrs_behavior",
+]
+
+
+def _yes_no(label: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label,
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+        required=True,
+    )
+
+
+class IntakeAssessmentForm(forms.ModelForm):
+    class Meta:
+        model = IntakeAssessment
+        fields = ["patient", "assessed_on", *ANSWER_FIELDS]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in YES_NO_ANSWERS:
+            if name in self.fields:
+                self.fields[name] = _yes_no(str(self.fields[name].label))
+
+    def clean_assessed_on(self) -> Any:
+        assessed_on = self.cleaned_data["assessed_on"]
+        try:
+            intake_check_date(assessed_on)
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message) from error
+        return assessed_on
 
 
 PROPOSAL_FIELDS = [
@@ -255,6 +302,7 @@ class IntakeAssessmentAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["patient"]
     inlines = [IntakeBenzodiazepineInline, IntakeSubstanceInline, IntakePrescriberInline]
     actions = ["confirm_proposed_level"]
+    form = IntakeAssessmentForm
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[IntakeAssessment]:
         return scope_to_visible_patients(
@@ -316,10 +364,11 @@ class IntakeAssessmentAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
     @admin.action(description="Confirm the proposed level of care", permissions=["add"])
     def confirm_proposed_level(self, request: HttpRequest, queryset: QuerySet[IntakeAssessment]) -> None:
         # The same service as POST /api/v1/intake-assessments/{id}/decision/.
-        for intake in queryset.select_related("proposed_level"):
+        for intake in queryset.select_related("proposed_level", "patient"):
+            label = f"{intake.patient.mrn}, intake of {intake.assessed_on:%Y-%m-%d}"
             try:
                 intake_decide(intake=intake, level=intake.proposed_level, reason="", by=request.user, request=request)
             except ApplicationError as error:
-                self.message_user(request, f"{intake}: {error.message}", level=messages.ERROR)
+                self.message_user(request, f"{label}: {error.message}", level=messages.ERROR)
             else:
-                self.message_user(request, f"{intake}: {intake.proposed_level.name} confirmed.", level=messages.SUCCESS)
+                self.message_user(request, f"{label}: {intake.proposed_level.name} confirmed.", level=messages.SUCCESS)

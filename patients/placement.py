@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from tapers.equivalence import diazepam_equivalent
 
@@ -44,7 +44,8 @@ class BenzodiazepineUse:
 class Intake:
     benzodiazepines: Sequence[BenzodiazepineUse] = ()
     alcohol_most_days: bool = False  # daily or most days (4+ a week) in the past month
-    opioid_use: str = "none"  # none, prescribed, illicit (fentanyl included)
+    opioid_prescribed: bool = False  # in the past month
+    opioid_illicit: bool = False  # heroin, pressed pills, fentanyl; in the past month
     prior_withdrawal_seizure: bool = False
     prior_withdrawal_delirium: bool = False
     pregnant: bool = False
@@ -64,13 +65,23 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Facts:
-    """What the rules look at, derived once from the intake."""
+    """What the rules look at, derived once from the intake. Duration and frequency are
+    read per drug (Table 2 asks about one pattern of use, not the longest duration of one
+    drug combined with the frequency of another); the dose is the total of all of them."""
 
     intake: Intake
     total_dze_low_mg: Decimal
     total_dze_high_mg: Decimal
-    longest_months: int
-    frequent_use: bool
+    # The longest use among the drugs taken frequently; None when none is.
+    frequent_months: int | None
+
+    @property
+    def frequent_use(self) -> bool:
+        return self.frequent_months is not None
+
+    @property
+    def any_benzodiazepine(self) -> bool:
+        return bool(self.intake.benzodiazepines)
 
 
 @dataclass(frozen=True)
@@ -92,9 +103,19 @@ class Proposal:
 
 def _withdrawal_risk(f: Facts, t: Thresholds) -> bool:
     # Table 2: >= 3 months, >= 4 days a week, any dose; or 1-3 months at a moderate-high dose.
-    if not f.frequent_use:
+    if f.frequent_months is None:
         return False
-    return f.longest_months >= t.long_use_months or (f.longest_months >= 1 and f.total_dze_high_mg > t.low_dose_dze_mg)
+    return f.frequent_months >= t.long_use_months or (
+        f.frequent_months >= 1 and f.total_dze_high_mg > t.low_dose_dze_mg
+    )
+
+
+def _high_dose_long_use(f: Facts, t: Thresholds) -> bool:
+    return (
+        f.frequent_months is not None
+        and f.frequent_months >= t.long_use_months
+        and f.total_dze_high_mg > t.high_dose_dze_mg
+    )
 
 
 RULES: list[Rule] = [
@@ -117,7 +138,7 @@ RULES: list[Rule] = [
         "php",
         "High daily dose (over the high-dose threshold in diazepam equivalents) taken for months.",
         "2025 benzodiazepine tapering guideline, Table 2",
-        lambda f, t: f.total_dze_high_mg > t.high_dose_dze_mg and f.longest_months >= t.long_use_months,
+        _high_dose_long_use,
     ),
     Rule(
         "withdrawal_risk",
@@ -132,7 +153,7 @@ RULES: list[Rule] = [
         "Alcohol on most days, or illicit opioids (fentanyl included), alongside benzodiazepines: "
         "overdose and complicated-withdrawal risk.",
         "2025 guideline Rec 5 (co-occurring conditions); clinic default for the level",
-        lambda f, t: f.intake.alcohol_most_days or f.intake.opioid_use == "illicit",
+        lambda f, t: f.any_benzodiazepine and (f.intake.alcohol_most_days or f.intake.opioid_illicit),
     ),
     Rule(
         # Raises no level on its own; the reason puts naloxone in front of the clinician.
@@ -140,7 +161,7 @@ RULES: list[Rule] = [
         "outpatient",
         "Prescribed opioid with a benzodiazepine: offer naloxone and reassess at least every 3 months.",
         "2025 benzodiazepine tapering guideline, Rec 16 and 17; FDA boxed warning (31 Aug 2016)",
-        lambda f, t: f.intake.opioid_use == "prescribed",
+        lambda f, t: f.any_benzodiazepine and f.intake.opioid_prescribed,
     ),
     Rule(
         "unstable_home_with_risk",
@@ -159,15 +180,21 @@ RULES: list[Rule] = [
 ]
 
 
+# Totals are compared as shown to the clinician (to the hundredth of a mg), so the rule that
+# fired and the figure on the screen always agree.
+CENTS = Decimal("0.01")
+
+
 def facts_of(intake: Intake, thresholds: Thresholds) -> Facts:
     low = high = Decimal(0)
     for use in intake.benzodiazepines:
         dze = diazepam_equivalent(use.drug, use.daily_dose_mg)
         low += dze.low_mg
         high += dze.high_mg
-    months = max((use.months_of_use for use in intake.benzodiazepines), default=0)
-    frequent = any(use.days_per_week >= thresholds.frequent_days_per_week for use in intake.benzodiazepines)
-    return Facts(intake, low, high, months, frequent)
+    frequent = [u.months_of_use for u in intake.benzodiazepines if u.days_per_week >= thresholds.frequent_days_per_week]
+    return Facts(
+        intake, low.quantize(CENTS, ROUND_HALF_UP), high.quantize(CENTS, ROUND_HALF_UP), max(frequent, default=None)
+    )
 
 
 def propose(intake: Intake, *, thresholds: Thresholds | None = None, rules: Sequence[Rule] = RULES) -> Proposal:

@@ -70,12 +70,11 @@ def intake_list() -> QuerySet[IntakeAssessment]:
     ).prefetch_related("benzodiazepines", "substances", "prescribers")
 
 
-def intake_latest_decided(patient: Patient) -> IntakeAssessment | None:
-    """The assessment whose decision an admission follows: the latest decided one."""
+def intake_latest(patient: Patient) -> IntakeAssessment | None:
+    """The assessment an admission follows: the patient's latest."""
     return (
         IntakeAssessment.objects.filter(patient=patient)
-        .exclude(decision="")
         .select_related("decided_level")
-        .order_by("-assessed_on", "-decided_at")
+        .order_by("-assessed_on", "-created_at")
         .first()
     )

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from clinic.models import PublicModel
+from patients.models import Patient
 
 
 class TimeRange(models.Func):
@@ -324,3 +325,12 @@ class CalendarFeed(PublicModel):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class WeeklyHours(Patient):
+    """The admin's list of patients' program hours this week (a view onto patients)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "program hours this week"
+        verbose_name_plural = "program hours this week"

@@ -3,7 +3,8 @@ from uuid import UUID
 import django_filters
 from django.db.models import Q, QuerySet
 
-from patients.models import Patient, PatientStatus
+from clinic.api.filters import StrictBooleanFilter
+from patients.models import IntakeAssessment, Patient, PatientStatus
 from patients.selectors import patients_at_level
 
 
@@ -37,3 +38,18 @@ class PatientFilter(django_filters.FilterSet):
                 | Q(mrn__iexact=word)
             )
         return queryset
+
+
+class IntakeFilter(django_filters.FilterSet):
+    patient__public_id = django_filters.UUIDFilter(help_text="Patient id.")
+    decision = django_filters.ChoiceFilter(choices=[("confirmed", "confirmed"), ("overridden", "overridden")])
+    decided = StrictBooleanFilter(method="filter_decided", help_text="false: waiting for a clinician's decision.")
+
+    class Meta:
+        model = IntakeAssessment
+        fields = ["patient__public_id", "decision", "decided"]
+
+    def filter_decided(
+        self, queryset: QuerySet[IntakeAssessment], name: str, value: bool
+    ) -> QuerySet[IntakeAssessment]:
+        return queryset.exclude(decision="") if value else queryset.filter(decision="")

@@ -12,13 +12,15 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.parsers import SafeJSONParser
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, PatientDataViewSet
 from clinic.errors import ApplicationError, Forbidden, NotFound
 from clinic.models import AuditAction
+from clinic.roles import require_role
 from patients import selectors, services
 from patients.access import clinically_visible_patients
 from patients.api.base import PatientScopedViewSet
-from patients.api.filters import PatientFilter
+from patients.api.filters import IntakeFilter, PatientFilter
 from patients.api.serializers import (
     BreakGlassInputSerializer,
     BreakGlassOutputSerializer,
@@ -149,6 +151,8 @@ class EpisodeViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
         data = EpisodeAdmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
+        # The role first, so the intake lookup below says nothing to someone who may not admit.
+        require_role(request.user, episodes.ADMITTING_ROLES, "admit patients")
         patient = self.visible_patient(fields.pop("patient"))
         intake_id = fields.pop("intake_assessment")
         # The admitting desk follows the decision without reading the assessment itself.
@@ -314,7 +318,9 @@ class IntakeAssessmentViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientSco
     decision: clinical records, for the care team."""
 
     serializer_class = IntakeAssessmentOutputSerializer
-    filterset_fields = {"patient__public_id": ["exact"], "decision": ["exact"]}
+    filterset_class = IntakeFilter
+    # JSON only: a form-encoded body turns every missing yes/no safety answer into "no".
+    parser_classes = [SafeJSONParser]
 
     def base_queryset(self) -> QuerySet[Any]:
         return selectors.intake_list()

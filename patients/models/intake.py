@@ -3,6 +3,8 @@ care patients.placement proposes from it, and the clinician's decision."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -47,6 +49,27 @@ class SupportLevel(models.TextChoices):
 class PlacementDecision(models.TextChoices):
     CONFIRMED = "confirmed", "Confirmed the proposed level"
     OVERRIDDEN = "overridden", "Chose another level"
+
+
+# What the clinician answers (the API's and the admin's form fields); the rest is computed.
+ANSWER_FIELDS = [
+    "prior_withdrawal_seizure",
+    "prior_withdrawal_delirium",
+    "co_occurring",
+    "co_occurring_other",
+    "pregnancy",
+    "home_stability",
+    "support",
+    "home_notes",
+    "cssrs_wish_to_be_dead",
+    "cssrs_suicidal_thoughts",
+    "cssrs_method",
+    "cssrs_intent",
+    "cssrs_plan",
+    "cssrs_behavior",
+    "cssrs_behavior_past_3_months",
+    "notes",
+]
 
 
 class IntakeAssessment(PublicModel):
@@ -163,9 +186,14 @@ class IntakeBenzodiazepine(models.Model):
     intake = models.ForeignKey(IntakeAssessment, on_delete=models.CASCADE, related_name="benzodiazepines")
     drug = models.CharField(max_length=32, choices=[(name, name.title()) for name in sorted(DRUGS)])
     daily_dose_mg = models.DecimalField(
-        max_digits=7, decimal_places=3, validators=[MinValueValidator(0), MaxValueValidator(1000)]
+        max_digits=7,
+        decimal_places=3,
+        validators=[
+            MinValueValidator(Decimal("0.001"), "Give the daily dose in mg (more than 0)."),
+            MaxValueValidator(1000),
+        ],
     )
-    duration_months = models.PositiveSmallIntegerField(help_text="How long at about this dose (months).")
+    duration_months = models.PositiveSmallIntegerField(help_text="How long they have taken it (months).")
     days_per_week = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(7)])
     source = models.CharField(max_length=16, choices=BenzodiazepineSource.choices)
     prescriber_name = models.CharField(max_length=200, blank=True)

@@ -88,7 +88,7 @@ def episode_admit(
     require_role(by, ADMITTING_ROLES, "admit patients")
     _check_effective_date(admitted_on, field="admitted_on", reason=reason or "admission")
     if intake is not None:
-        level = _level_decided_at(intake, patient, level)
+        level = _level_decided_at(intake, patient, level, admitted_on)
     if level is None:
         raise ApplicationError(
             "Say which level of care to admit to, or give the intake assessment whose decision to follow.",
@@ -119,11 +119,33 @@ def episode_admit(
     return episode
 
 
-def _level_decided_at(intake: IntakeAssessment, patient: Patient, level: LevelOfCare | None) -> LevelOfCare:
+def _level_decided_at(
+    intake: IntakeAssessment, patient: Patient, level: LevelOfCare | None, admitted_on: date
+) -> LevelOfCare:
+    """The level an admission following `intake` goes to, after checking the intake still
+    stands: the patient's latest assessment, recent, and not used by another admission."""
     if intake.patient_id != patient.pk:
         raise ApplicationError(
             "That intake assessment is another patient's.",
             extra={"fields": {"intake_assessment": ["Not this patient's."]}},
+        )
+    latest = IntakeAssessment.objects.filter(patient=patient).order_by("-assessed_on", "-created_at").first()
+    if latest is not None and latest.pk != intake.pk:
+        raise ApplicationError(
+            f"A newer intake assessment ({latest.assessed_on:%Y-%m-%d}) supersedes that one; admit following it.",
+            extra={"fields": {"intake_assessment": ["Not the latest assessment."]}},
+        )
+    if EpisodeOfCare.objects.filter(intake_assessment=intake).exists():
+        raise Conflict("That intake assessment was already followed by an admission; assess the patient again.")
+    if admitted_on < intake.assessed_on:
+        raise ApplicationError(
+            "The admission cannot come before the intake assessment it follows.",
+            extra={"fields": {"admitted_on": ["Before the assessment."]}},
+        )
+    if (admitted_on - intake.assessed_on).days > settings.INTAKE_VALID_DAYS:
+        raise ApplicationError(
+            f"That intake assessment is more than {settings.INTAKE_VALID_DAYS} days old; assess the patient again.",
+            extra={"fields": {"intake_assessment": ["Too old."]}},
         )
     if not intake.decision or intake.decided_level is None:
         raise ApplicationError(

@@ -7,7 +7,7 @@ level or chooses another with a reason; admission can follow that decision.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from django.utils import timezone
 from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction, LevelOfCare
-from clinic.roles import CLINICAL_ROLES, require_role
+from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients import placement
 from patients.models import (
     HomeStability,
@@ -37,10 +37,13 @@ from patients.models import (
 )
 from tapers.equivalence import EquivalenceError, generic_name
 
+# Placement is a clinician's or prescriber's decision (DESIGN.md flow 1), not a nurse's.
+DECIDERS = frozenset({Role.CLINICIAN, Role.PRESCRIBER})
 # A reason someone can review later; "n/a" is not one.
 OVERRIDE_MIN_REASON = 10
 ILLICIT_OPIOIDS = frozenset({Substance.OPIOID_ILLICIT, Substance.FENTANYL})
-CENTS = Decimal("0.01")
+# The placement rules ask about current use ("in the past month").
+CURRENT_USE_DAYS = 30
 NEAR_DAILY = frozenset({UseFrequency.DAILY, UseFrequency.MOST_DAYS})
 
 
@@ -58,20 +61,18 @@ def placement_intake(
     intake: IntakeAssessment, benzodiazepines: list[IntakeBenzodiazepine], substances: list[IntakeSubstance]
 ) -> placement.Intake:
     """The plain-data view of an assessment that the placement rules read."""
-    used = {s.substance for s in substances}
-    if used & ILLICIT_OPIOIDS:
-        opioid_use = "illicit"
-    elif Substance.OPIOID_PRESCRIBED in used:
-        opioid_use = "prescribed"
-    else:
-        opioid_use = "none"
+    # Current use: used in the last CURRENT_USE_DAYS before the assessment, or no date given.
+    since = intake.assessed_on - timedelta(days=CURRENT_USE_DAYS)
+    current = [s for s in substances if s.last_used_on is None or s.last_used_on >= since]
+    used = {s.substance for s in current}
     return placement.Intake(
         benzodiazepines=[
             placement.BenzodiazepineUse(b.drug, b.daily_dose_mg, b.duration_months, b.days_per_week)
             for b in benzodiazepines
         ],
-        alcohol_most_days=any(s.substance == Substance.ALCOHOL and s.frequency in NEAR_DAILY for s in substances),
-        opioid_use=opioid_use,
+        alcohol_most_days=any(s.substance == Substance.ALCOHOL and s.frequency in NEAR_DAILY for s in current),
+        opioid_prescribed=Substance.OPIOID_PRESCRIBED in used,
+        opioid_illicit=bool(used & ILLICIT_OPIOIDS),
         prior_withdrawal_seizure=intake.prior_withdrawal_seizure,
         prior_withdrawal_delirium=intake.prior_withdrawal_delirium,
         pregnant=intake.pregnancy == Pregnancy.PREGNANT,
@@ -79,6 +80,22 @@ def placement_intake(
         no_support=intake.support == SupportLevel.NONE,
         cssrs=intake.cssrs_answers(),
     )
+
+
+def intake_check_date(assessed_on: date) -> None:
+    """Not in the future, and back no further than BACKDATE_WINDOW_DAYS (an intake entered
+    late, the same window as admissions and level changes)."""
+    today = timezone.localdate()
+    window = settings.BACKDATE_WINDOW_DAYS
+    if assessed_on > today:
+        raise ApplicationError(
+            "An assessment cannot be dated in the future.", extra={"fields": {"assessed_on": ["In the future."]}}
+        )
+    if assessed_on < today - timedelta(days=window):
+        raise ApplicationError(
+            f"An assessment can be recorded up to {window} days after it took place.",
+            extra={"fields": {"assessed_on": [f"More than {window} days ago."]}},
+        )
 
 
 def _rows(model: type[Any], rows: list[dict[str, Any]], field: str) -> list[Any]:
@@ -111,10 +128,14 @@ def intake_record(
 ) -> IntakeAssessment:
     """Record an intake assessment and the level of care proposed from it."""
     require_role(by, CLINICAL_ROLES, "record intake assessments")
-    if assessed_on > timezone.localdate():
-        raise ApplicationError(
-            "An assessment cannot be dated in the future.", extra={"fields": {"assessed_on": ["In the future."]}}
-        )
+    intake_check_date(assessed_on)
+    answers["co_occurring"] = sorted(set(answers.get("co_occurring", [])))
+    for index, row in enumerate(substances):
+        if row.get("last_used_on") and row["last_used_on"] > assessed_on:
+            raise ApplicationError(
+                "A last use cannot come after the assessment.",
+                extra={"fields": {"substances": {str(index): {"last_used_on": ["After the assessment."]}}}},
+            )
     benzos = []
     for index, row in enumerate(benzodiazepines):
         try:
@@ -134,8 +155,7 @@ def intake_record(
         placement_intake(intake, benzo_rows, substance_rows), thresholds=placement_thresholds()
     )
     intake.proposed_level = LevelOfCare.objects.get(code=proposal.level)
-    low, high = proposal.total_daily_dze_mg
-    intake.total_daily_dze_low_mg, intake.total_daily_dze_high_mg = low.quantize(CENTS), high.quantize(CENTS)
+    intake.total_daily_dze_low_mg, intake.total_daily_dze_high_mg = proposal.total_daily_dze_mg
     intake.proposal_rules = list(proposal.rule_ids)
     intake.proposal_reasons = list(proposal.reasons)
     intake.full_clean()
@@ -155,11 +175,14 @@ def intake_decide(
 ) -> IntakeAssessment:
     """Confirm the proposed level, or choose another with a reason. Decided once: a new
     decision needs a new assessment, so the record shows what was known when."""
-    require_role(by, CLINICAL_ROLES, "decide a level of care")
-    intake = IntakeAssessment.objects.select_for_update(of=("self",)).select_related("decided_level").get(pk=intake.pk)
+    require_role(by, DECIDERS, "decide a level of care")
+    # Lock the row alone: a join under FOR UPDATE can read the other side's pre-commit
+    # state when two decisions race, and the loser's message would name no level.
+    intake = IntakeAssessment.objects.select_for_update().get(pk=intake.pk)
     if intake.decision:
+        decided = intake.decided_level
         raise Conflict(
-            f"This assessment was already decided ({intake.decided_level.name if intake.decided_level else ''}); "
+            f"This assessment was already decided ({decided.name if decided else ''}); "
             "record a new assessment to decide again.",
             extra={"decided_at": intake.decided_at.isoformat() if intake.decided_at else None},
         )

@@ -51,8 +51,12 @@ def level_change_review_propose(
     patient = episode.patient
     # The tracks the patient is in now and their future bookings: what the change makes stale.
     open_enrollments = TrackEnrollment.objects.filter(patient=patient, ended_on__isnull=True).select_related("track")
+    # Sessions already under way stay: they are attendance to record, not bookings to cancel.
     stale = Booking.objects.filter(
-        enrollment__in=open_enrollments, status=BookingStatus.BOOKED, starts_at__date__gte=effective_on
+        enrollment__in=open_enrollments,
+        status=BookingStatus.BOOKED,
+        starts_at__date__gte=effective_on,
+        starts_at__gt=timezone.now(),
     )
     to_level = LevelOfCare.objects.filter(pk=to_level_id).first() if to_level_id else None
     current = open_enrollments.first()

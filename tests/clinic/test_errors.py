@@ -97,3 +97,14 @@ def test_a_bad_boolean_filter_is_a_400_naming_the_field(clinician_client):
     body = assert_error_shape(clinician_client.get("/api/v1/rooms/?is_virtual=maybe"), 400)
     assert "is_virtual" in body["extra"]["fields"]
     assert clinician_client.get("/api/v1/rooms/?is_virtual=true").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_post_to_an_unknown_api_url_is_a_json_404_even_with_a_session(make_user):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(make_user("clinician"))
+    response = browser.post("/api/v1/intake-assessments/not-a-uuid/decision/", {})
+    assert response.status_code == 404
+    assert response.json()["message"]

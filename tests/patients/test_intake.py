@@ -24,9 +24,9 @@ NO_RISK_ANSWERS = {
 
 
 @pytest.fixture(autouse=True)
-def _today():
-    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
-        yield
+def today():
+    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False) as traveller:
+        yield traveller
 
 
 def benzo(drug, mg, months=2, days=7, source="prescribed"):
@@ -96,7 +96,7 @@ def test_fentanyl_use_counts_as_illicit_opioid_co_use(clinician_client, patient)
     body = record(
         clinician_client,
         patient,
-        benzodiazepines=[],
+        benzodiazepines=[benzo("clonazepam", "0.25", months=1, days=2)],
         substances=[{"substance": "fentanyl", "frequency": "weekly"}],
     ).json()
     assert (body["proposed_level"], body["proposal_rules"]) == ("php", ["opioid_or_alcohol_co_use"])
@@ -281,7 +281,11 @@ def test_a_clinician_records_an_intake_in_the_admin_through_the_same_service(cli
         "pregnancy": "not_applicable",
         "home_stability": "unstable",
         "support": "none",
-        "cssrs_behavior": "on",
+        "prior_withdrawal_seizure": "no",
+        "prior_withdrawal_delirium": "no",
+        "cssrs_wish_to_be_dead": "no",
+        "cssrs_suicidal_thoughts": "no",
+        "cssrs_behavior": "yes",
         "cssrs_behavior_past_3_months": "false",
         **inline_management("benzodiazepines", 1),
         "benzodiazepines-0-drug": "lorazepam",
@@ -360,7 +364,7 @@ def test_the_desk_admits_from_the_admin_to_the_level_decided_at_intake(client, m
     )
     page = response.content.decode()
     assert f"{patient.mrn}: admitted to" in page
-    assert f"{undecided.mrn}: no intake assessment has a decided level yet." in page
+    assert f"{undecided.mrn}: no intake assessment yet." in page
     episode = EpisodeOfCare.objects.get()
     assert (episode.patient, episode.stays.get().level.code) == (patient, "iop")
     assert str(EpisodeOfCare.objects.values_list("intake_assessment__public_id", flat=True).get()) == created["id"]
@@ -377,3 +381,145 @@ def test_the_desk_filters_the_admin_patient_list_by_current_level(client, make_u
     assert patient.mrn in in_php
     assert waiting.mrn not in in_php
     assert patient.mrn not in client.get("/admin/patients/patient/?level=iop").content.decode()
+
+
+def decide(client, created, level="php", reason=""):
+    return client.post(
+        f"/api/v1/intake-assessments/{created['id']}/decision/", {"level": level, "reason": reason}, format="json"
+    )
+
+
+def admit(desk, patient, created, on="2026-11-23"):
+    body = {"patient": str(patient.public_id), "intake_assessment": created["id"], "admitted_on": on, "reason": "x"}
+    return desk.post("/api/v1/episodes/", body, format="json")
+
+
+def test_a_newer_intake_supersedes_an_older_decided_one(make_user, client_for, clinician_client, patient, today):
+    today.move_to("2026-11-20 15:00:00+00:00")
+    older = record(clinician_client, patient, assessed_on="2026-11-20", substances=[]).json()
+    decide(clinician_client, older, "outpatient", "Mild use, strong support, works full time")
+    today.move_to("2026-11-23 15:00:00+00:00")
+    record(clinician_client, patient, prior_withdrawal_seizure=True)  # not decided yet
+    refused = admit(client_for(make_user(Role.ADMISSIONS)), patient, older)
+    assert refused.status_code == 400
+    assert "newer intake assessment" in refused.json()["message"]
+    assert not EpisodeOfCare.objects.exists()
+
+
+def test_an_intake_is_followed_by_one_admission(make_user, client_for, clinician_client, patient):
+    created = record(clinician_client, patient, assessed_on="2026-11-20", substances=[]).json()
+    decide(clinician_client, created)
+    desk = client_for(make_user(Role.ADMISSIONS))
+    episode = admit(desk, patient, created, on="2026-11-20").json()
+    discharged = clinician_client.post(
+        f"/api/v1/episodes/{episode['id']}/discharge/",
+        {"discharged_on": "2026-11-22", "reason": "administrative", "safety_plan": "Call or text 988"},
+        format="json",
+    )
+    assert discharged.status_code == 200, discharged.json()
+    again = admit(desk, patient, created)
+    assert again.status_code == 409
+    assert "already followed by an admission" in again.json()["message"]
+
+
+def test_an_admission_cannot_predate_or_outlive_its_intake(make_user, client_for, clinician_client, patient, settings):
+    created = record(clinician_client, patient, assessed_on="2026-11-20", substances=[]).json()
+    decide(clinician_client, created)
+    desk = client_for(make_user(Role.ADMISSIONS))
+    early = admit(desk, patient, created, on="2026-11-19")
+    assert (early.status_code, list(early.json()["extra"]["fields"])) == (400, ["admitted_on"])
+    settings.INTAKE_VALID_DAYS = 2
+    stale = admit(desk, patient, created)
+    assert stale.status_code == 400
+    assert "more than 2 days old" in stale.json()["message"]
+
+
+def test_an_intake_is_recorded_within_the_backdating_window(clinician_client, patient):
+    response = record(clinician_client, patient, assessed_on="2026-11-01")
+    assert response.status_code == 400
+    assert "assessed_on" in response.json()["extra"]["fields"]
+
+
+def test_a_last_use_after_the_assessment_is_refused(clinician_client, patient):
+    response = record(
+        clinician_client,
+        patient,
+        substances=[{"substance": "alcohol", "frequency": "daily", "last_used_on": "2026-11-24"}],
+    )
+    assert response.status_code == 400
+    assert not IntakeAssessment.objects.exists()
+
+
+def test_only_current_use_counts_for_the_co_use_rules(clinician_client, patient):
+    body = record(
+        clinician_client,
+        patient,
+        substances=[{"substance": "alcohol", "frequency": "daily", "last_used_on": "2026-09-01"}],
+    ).json()
+    assert "opioid_or_alcohol_co_use" not in body["proposal_rules"]
+
+
+def test_the_safety_answers_must_come_as_json(clinician_client, patient):
+    # A form body would turn every missing yes/no answer into "no".
+    response = clinician_client.post(
+        "/api/v1/intake-assessments/",
+        {"patient": str(patient.public_id), "assessed_on": "2026-11-23", "pregnancy": "unknown"},
+    )
+    assert response.status_code == 415
+    assert not IntakeAssessment.objects.exists()
+
+
+def test_too_many_rows_are_a_400(clinician_client, patient):
+    response = record(clinician_client, patient, benzodiazepines=[benzo("triazolam", "1000")] * 11)
+    assert response.status_code == 400
+    assert "benzodiazepines" in response.json()["extra"]["fields"]
+
+
+def test_a_nurse_records_an_intake_but_does_not_decide_the_level(make_user, client_for, patient):
+    nurse = make_user(Role.NURSE)
+    put_on_care_team(patient, nurse, "nurse")
+    client = client_for(nurse)
+    created = record(client, patient).json()
+    assert decide(client, created).status_code == 403
+    assert IntakeAssessment.objects.get().decision == ""
+
+
+def test_undecided_intakes_can_be_listed(clinician_client, patient):
+    first = record(clinician_client, patient).json()
+    record(clinician_client, patient)
+    decide(clinician_client, first)
+    waiting = clinician_client.get("/api/v1/intake-assessments/?decided=false").json()["results"]
+    assert len(waiting) == 1
+    assert waiting[0]["id"] != first["id"]
+    assert clinician_client.get("/api/v1/intake-assessments/?decided=maybe").status_code == 400
+
+
+def test_the_admin_asks_every_safety_question_and_checks_the_date(client, clinician, patient):
+    client.force_login(clinician)
+    response = client.post(
+        "/admin/patients/intakeassessment/add/",
+        {
+            "patient": patient.pk,
+            "assessed_on": "2099-01-01",
+            "pregnancy": "unknown",
+            "home_stability": "stable",
+            "support": "some",
+            **inline_management("benzodiazepines", 0),
+            **inline_management("substances", 0),
+            **inline_management("prescribers", 0),
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "in the future" in errors["assessed_on"][0]
+    assert {"prior_withdrawal_seizure", "cssrs_suicidal_thoughts", "cssrs_behavior"} <= set(errors)
+    assert not IntakeAssessment.objects.exists()
+
+
+def test_admin_actions_are_audited_as_admin(client, clinician, clinician_client, patient):
+    created = record(clinician_client, patient).json()
+    client.force_login(clinician)
+    pk = IntakeAssessment.objects.get(public_id=created["id"]).pk
+    client.post("/admin/patients/intakeassessment/", {"action": "confirm_proposed_level", "_selected_action": [pk]})
+    event = AuditEvent.objects.get(action=AuditAction.UPDATE, object_type="patients.IntakeAssessment")
+    assert event.via == "admin"

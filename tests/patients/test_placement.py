@@ -56,13 +56,13 @@ def test_cssrs_ideation_alone_is_not_high_risk():
     assert propose(Intake(cssrs={1: True, 2: True, 3: False})).level == "outpatient"
 
 
-@pytest.mark.parametrize("co_use", [{"alcohol_most_days": True}, {"opioid_use": "illicit"}])
+@pytest.mark.parametrize("co_use", [{"alcohol_most_days": True}, {"opioid_illicit": True}])
 def test_alcohol_or_illicit_opioid_co_use_proposes_at_least_php(co_use):
     assert propose(Intake(benzodiazepines=[benzo(mg="0.25", months=0, days=2)], **co_use)).level == "php"
 
 
 def test_prescribed_opioids_alone_do_not_raise_the_level_but_prompt_naloxone():
-    proposal = propose(Intake(benzodiazepines=[benzo(mg="0.25", months=0, days=2)], opioid_use="prescribed"))
+    proposal = propose(Intake(benzodiazepines=[benzo(mg="0.25", months=0, days=2)], opioid_prescribed=True))
     assert proposal.level == "outpatient"
     assert proposal.rule_ids == ("prescribed_opioid_co_use",)
     assert "naloxone" in proposal.reasons[0]
@@ -102,3 +102,37 @@ def test_thresholds_are_the_clinics_to_set():
     occasional = Intake(benzodiazepines=[benzo(mg="0.25", months=6, days=3)])
     assert propose(occasional).level == "outpatient"
     assert propose(occasional, thresholds=Thresholds(frequent_days_per_week=3)).level == "iop"
+
+
+def test_co_use_rules_need_a_benzodiazepine():
+    # This program places people who take benzodiazepines; alcohol or opioids alone are
+    # assessed elsewhere, and the reasons say "alongside" / "with a benzodiazepine".
+    proposal = propose(Intake(alcohol_most_days=True, opioid_prescribed=True, opioid_illicit=True))
+    assert (proposal.level, proposal.rule_ids) == ("outpatient", ())
+
+
+def test_prescribed_and_illicit_opioids_both_give_their_reasons():
+    proposal = propose(Intake(benzodiazepines=[benzo()], opioid_prescribed=True, opioid_illicit=True))
+    assert {"opioid_or_alcohol_co_use", "prescribed_opioid_co_use"} <= set(proposal.rule_ids)
+
+
+def test_a_high_dose_taken_rarely_is_not_high_dose_long_use():
+    # Table 2: use on 3 days a week or fewer carries "rare" withdrawal risk.
+    proposal = propose(Intake(benzodiazepines=[benzo("diazepam", "30", months=12, days=1)]))
+    assert proposal.level == "outpatient"
+
+
+def test_duration_and_frequency_are_read_per_drug():
+    # Clonazepam once a week for two years and zolpidem nightly for a few weeks: neither
+    # pattern is "3 months at 4 days a week or more".
+    proposal = propose(
+        Intake(benzodiazepines=[benzo("clonazepam", "0.25", months=24, days=1), benzo("zolpidem", "10", months=0)])
+    )
+    assert proposal.level == "outpatient"
+
+
+def test_the_rules_read_the_total_as_shown():
+    # 15.001 mg shows as 15.00, which is not over 15: the figure and the rule agree.
+    proposal = propose(Intake(benzodiazepines=[benzo("diazepam", "15.001", months=12)]))
+    assert proposal.total_daily_dze_mg == (D("15.00"), D("15.00"))
+    assert "high_dose_long_use" not in proposal.rule_ids

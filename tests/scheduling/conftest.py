@@ -14,7 +14,7 @@ NOW = "2026-11-23 15:00:00+00:00"
 
 
 @pytest.fixture(autouse=True)
-def _now():
+def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
 

@@ -7,26 +7,16 @@ from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
 from clinic.models import LevelOfCare
-from patients.models import IntakeAssessment, IntakeBenzodiazepine, IntakePrescriber, IntakeSubstance
+from patients.models import (
+    CoOccurringCondition,
+    IntakeAssessment,
+    IntakeBenzodiazepine,
+    IntakePrescriber,
+    IntakeSubstance,
+)
+from patients.models.intake import ANSWER_FIELDS
 
-ANSWER_FIELDS = [
-    "prior_withdrawal_seizure",
-    "prior_withdrawal_delirium",
-    "co_occurring",
-    "co_occurring_other",
-    "pregnancy",
-    "home_stability",
-    "support",
-    "home_notes",
-    "cssrs_wish_to_be_dead",
-    "cssrs_suicidal_thoughts",
-    "cssrs_method",
-    "cssrs_intent",
-    "cssrs_plan",
-    "cssrs_behavior",
-    "cssrs_behavior_past_3_months",
-    "notes",
-]
+MAX_ROWS = 10
 BENZODIAZEPINE_FIELDS = ["drug", "daily_dose_mg", "duration_months", "days_per_week", "source", "prescriber_name"]
 SUBSTANCE_FIELDS = ["substance", "frequency", "last_used_on", "details"]
 PRESCRIBER_FIELDS = ["name", "npi", "practice", "phone", "prescribes"]
@@ -63,9 +53,13 @@ class IntakeAssessmentCreateInputSerializer(serializers.ModelSerializer[IntakeAs
     """Validates shape only; intake_record checks the record and computes the proposal."""
 
     patient = serializers.UUIDField(help_text="Patient id.")
-    benzodiazepines = IntakeBenzodiazepineSerializer(many=True, required=False, default=list)
-    substances = IntakeSubstanceSerializer(many=True, required=False, default=list)
-    prescribers = IntakePrescriberSerializer(many=True, required=False, default=list)
+    # Bounded lists: an intake lists a handful of each, and totals must fit their columns.
+    benzodiazepines = IntakeBenzodiazepineSerializer(many=True, required=False, default=list, max_length=MAX_ROWS)  # type: ignore[call-arg]
+    substances = IntakeSubstanceSerializer(many=True, required=False, default=list, max_length=MAX_ROWS)  # type: ignore[call-arg]
+    prescribers = IntakePrescriberSerializer(many=True, required=False, default=list, max_length=MAX_ROWS)  # type: ignore[call-arg]
+    co_occurring = serializers.ListField(
+        child=serializers.ChoiceField(choices=CoOccurringCondition.choices), required=False, default=list, max_length=10
+    )
 
     class Meta:
         model = IntakeAssessment

@@ -1,0 +1,305 @@
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from clinic.admin_audit import PatientAuditAdminMixin
+from clinic.audit import audit_record_many, audit_target_for
+from clinic.errors import ApplicationError
+from clinic.models import AuditAction
+from patients.access import scope_to_visible_patients
+from scheduling import selectors
+from scheduling.hours import Week, band_status
+from scheduling.models import Attendance, Booking, GroupTrack, Session, SessionType, WeeklyHours
+from scheduling.services.appointments import session_cancel
+from scheduling.services.bookings import attendance_record
+from scheduling.services.tracks import track_create, track_generate, track_update
+
+
+@admin.register(SessionType)
+class SessionTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "is_group", "default_duration_minutes", "counts_toward_program_hours", "is_active"]
+    readonly_fields = ["code"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the types the code knows come from scheduling.session_types
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(GroupTrack)
+class GroupTrackAdmin(admin.ModelAdmin):
+    """Tracks are saved by the same services as the API: saving generates (or regenerates)
+    the future sessions and says what it did."""
+
+    list_display = ["name", "level", "location", "rrule", "start_time", "duration_minutes", "capacity", "is_active"]
+    list_filter = ["level", "location", "is_active"]
+    list_select_related = ["level", "location"]
+    search_fields = ["name"]
+    autocomplete_fields = ["facilitators"]
+    actions = ["generate_sessions"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # end a track (is_active off, or an end date) so its history stays
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Nothing yet: the service saves the track with its facilitators in save_related.
+        pass
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "facilitators"}
+        facilitators = list(form.cleaned_data["facilitators"])
+        try:
+            if change:
+                track, report = track_update(track=form.instance, by=request.user, facilitators=facilitators, **fields)
+            else:
+                track, report = track_create(by=request.user, facilitators=facilitators, **fields)
+        except ApplicationError as error:
+            self.message_user(request, f"Not saved: {error.message}", level=messages.ERROR)
+            raise _NotSaved from error
+        form.instance.pk = track.pk
+        summary = f"{report.created} sessions made, {report.removed} removed"
+        if report.kept:
+            summary += f", {len(report.kept)} booked ones left alone (reschedule or cancel them by hand)"
+        if report.skipped:
+            summary += f", {len(report.skipped)} skipped: " + "; ".join(s["reason"] for s in report.skipped[:3])
+        self.message_user(request, summary + ".", level=messages.WARNING if report.skipped else messages.INFO)
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except _NotSaved:
+            # The service refused (the message says why); nothing was written.
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.action(description="Generate sessions to the horizon")
+    def generate_sessions(self, request: HttpRequest, queryset: QuerySet[GroupTrack]) -> None:
+        for track in queryset:
+            report = track_generate(track=track)
+            self.message_user(request, f"{track.name}: {report.created} sessions made.")
+
+
+class _NotSaved(Exception):
+    pass
+
+
+class DayFilter(admin.SimpleListFilter):
+    """Today by default: the desk's view is today's sessions, room by room."""
+
+    title = "day"
+    parameter_name = "day"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("today", "Today"), ("tomorrow", "Tomorrow"), ("all", "All")]
+
+    def choices(self, changelist: Any) -> Any:
+        current = self.value() or "today"
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": current == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Session]) -> QuerySet[Session]:
+        value = self.value() or "today"
+        if value == "all":
+            return queryset
+        day = timezone.localdate() + timedelta(days=1 if value == "tomorrow" else 0)
+        return queryset.filter(starts_at__date=day)
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ["local_start", "room", "session_type", "track", "booked", "status", "roster_link"]
+    list_filter = [DayFilter, "location", "room", "session_type", "status"]
+    ordering = ["room__name", "starts_at"]
+    date_hierarchy = "starts_at"
+    actions = ["cancel_sessions"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        return selectors.session_list()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # appointments are booked through the API (the services check clashes)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Starts", ordering="starts_at")
+    def local_start(self, session: Session) -> str:
+        return f"{timezone.localtime(session.starts_at, session.location.time_zone):%a %d %b %H:%M}"
+
+    @admin.display(description="Booked")
+    def booked(self, session: Session) -> str:
+        return f"{len(getattr(session, 'live_bookings', []))} / {session.capacity}"
+
+    @admin.display(description="Roster")
+    def roster_link(self, session: Session) -> str:
+        return format_html('<a href="{}">Roster</a>', reverse("admin:scheduling_session_roster", args=[session.pk]))
+
+    def get_urls(self) -> list[Any]:
+        roster = path(
+            "<int:session_id>/roster/", self.admin_site.admin_view(self.roster_view), name="scheduling_session_roster"
+        )
+        return [roster, *super().get_urls()]
+
+    def roster_view(self, request: HttpRequest, session_id: int) -> HttpResponse:
+        """The roster with attendance to tick; saved through the attendance service."""
+        session = get_object_or_404(selectors.session_list(), pk=session_id)
+        bookings = list(
+            scope_to_visible_patients(
+                selectors.roster(session).filter(status="booked"), request.user, patient_path="patient", clinical=False
+            )
+        )
+        if request.method == "POST":
+            self._save_attendance(request, bookings)
+            return HttpResponseRedirect(request.path)
+        audit_record_many(
+            (audit_target_for(b, patient_path="patient") for b in bookings),
+            action=AuditAction.LIST,
+            actor=request.user,
+            request=request,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Roster",
+            "session": session,
+            "bookings": bookings,
+            "choices": Attendance.choices,
+            "started": session.starts_at <= timezone.now(),
+            "local_start": timezone.localtime(session.starts_at, session.location.time_zone),
+            "local_end": timezone.localtime(session.ends_at, session.location.time_zone),
+        }
+        return TemplateResponse(request, "admin/scheduling/roster.html", context)
+
+    def _save_attendance(self, request: HttpRequest, bookings: list[Booking]) -> None:
+        saved = 0
+        for booking in bookings:
+            value = request.POST.get(f"attendance-{booking.pk}", "")
+            if not value or value == booking.attendance:
+                continue
+            late, minutes = (
+                request.POST.get(f"late-{booking.pk}") or None,
+                request.POST.get(f"minutes-{booking.pk}") or None,
+            )
+            try:
+                attendance_record(
+                    booking=booking,
+                    attendance=value,
+                    minutes_late=int(late) if late and value == "late" else None,
+                    minutes_attended=int(minutes) if minutes else None,
+                    by=request.user,
+                    request=request,
+                )
+            except (ApplicationError, ValueError) as error:
+                message = getattr(error, "message", "Minutes must be whole numbers.")
+                self.message_user(request, f"{booking.patient.mrn}: {message}", level=messages.ERROR)
+            else:
+                saved += 1
+        self.message_user(request, f"Attendance saved for {saved} patient(s).")
+
+    @admin.action(description="Cancel the session (the clinic cancels every booking)")
+    def cancel_sessions(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        for session in queryset:
+            try:
+                session_cancel(session=session, reason="Cancelled at the desk", by=request.user, request=request)
+            except ApplicationError as error:
+                self.message_user(request, f"{session}: {error.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{session}: cancelled.")
+
+
+@admin.register(Booking)
+class BookingAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
+    list_display = ["starts_at", "patient", "session", "status", "cancelled_by", "late_cancellation", "attendance"]
+    list_filter = ["status", "cancelled_by", "late_cancellation", "attendance"]
+    list_select_related = ["patient", "session__session_type"]
+    search_fields = ["=patient__mrn", "patient__legal_last_name"]
+    date_hierarchy = "starts_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path="patient", clinical=False
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class BandFilter(admin.SimpleListFilter):
+    title = "band"
+    parameter_name = "band"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("under", "Heading under their band")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset  # applied in WeeklyHoursAdmin.get_queryset, on the annotated rows
+
+
+@admin.register(WeeklyHours)
+class WeeklyHoursAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
+    """This ISO week's clinical hours per admitted patient against their level's band."""
+
+    patient_path = ""
+    list_display = ["mrn", "legal_last_name", "legal_first_name", "level", "scheduled", "attended", "projected", "band"]
+    list_filter = [BandFilter]
+    search_fields = ["=mrn", "legal_last_name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        patients = scope_to_visible_patients(WeeklyHours.objects.all(), request.user, patient_path="", clinical=False)
+        week = Week.of(timezone.localdate())
+        pick = selectors.patients_under_band if request.GET.get("band") == "under" else selectors.program_hours_list
+        return pick(patients, week)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("scheduling.view_booking")
+
+    @admin.display(description="Level")
+    def level(self, patient: Any) -> str:
+        return patient.level_code or "—"
+
+    @admin.display(description="Scheduled h")
+    def scheduled(self, patient: Any) -> str:
+        return f"{patient.scheduled_minutes / 60:.1f}"
+
+    @admin.display(description="Attended h")
+    def attended(self, patient: Any) -> str:
+        return f"{patient.attended_minutes / 60:.1f}"
+
+    @admin.display(description="Projected h")
+    def projected(self, patient: Any) -> str:
+        return f"{patient.projected_minutes / 60:.1f}"
+
+    @admin.display(description="Band")
+    def band(self, patient: Any) -> str:
+        from decimal import Decimal
+
+        return band_status(Decimal(str(patient.projected_minutes)), patient.level_min_hours, patient.level_max_hours)
