@@ -3,7 +3,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-from clinic.apps import DomainAppConfig
+from clinic.apps import DomainAppConfig, Writer
 
 _SCHEDULE_READ = ["view_sessiontype", "view_grouptrack", "view_session", "view_booking", "view_trackenrollment"]
 _SCHEDULE_WRITE = [
@@ -31,6 +31,11 @@ class SchedulingConfig(DomainAppConfig):
         "prescriber": [*_SCHEDULE_READ, *_SCHEDULE_WRITE, "view_levelchangereview"],
         "nurse": [*_SCHEDULE_READ, *_SCHEDULE_WRITE],
     }
+
+    def seed_demo(self, out: Writer) -> None:
+        from scheduling.demo import seed_tracks
+
+        seed_tracks(out)
 
     def ready(self) -> None:
         super().ready()

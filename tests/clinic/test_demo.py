@@ -80,3 +80,13 @@ def test_the_admitted_demo_patients_came_through_intake_to_php_once():
         assert intake.decided_level is not None
         assert (intake.decision, intake.decided_level.code) == ("confirmed", "php")
         assert episode.stays.get().level.code == "php"
+
+
+def test_the_demo_has_group_tracks_with_the_admitted_patients_enrolled():
+    from scheduling.models import Booking, GroupTrack, TrackEnrollment
+
+    seed()
+    seed()
+    assert GroupTrack.objects.count() == 2
+    assert TrackEnrollment.objects.filter(track__name="PHP day program").count() == 2
+    assert Booking.objects.filter(status="booked").exists()

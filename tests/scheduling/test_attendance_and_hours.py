@@ -155,3 +155,21 @@ def test_booking_into_a_cancelled_or_past_session_is_refused(iop_track, admitted
     )
     late = desk.post("/api/v1/bookings/", {"session": str(past.public_id), "patient": str(patient.public_id)})
     assert late.status_code == 400
+
+
+def test_a_facilitator_sees_the_roster_of_the_group_they_lead_and_no_other_bookings(
+    iop_track, enrolled, staff_of, client_for, desk, location, room_b
+):
+    from tests.scheduling.test_appointments import book
+
+    cofacilitator = staff_of()
+    iop_track.facilitators.add(cofacilitator.user)
+    session = Session.objects.filter(track=iop_track).earliest("starts_at")
+    session.staff.create(user=cofacilitator.user, starts_at=session.starts_at, ends_at=session.ends_at)
+    other = staff_of()
+    book(desk, enrolled, [other], location, room_b, starts_at="2026-11-24T15:00:00-05:00")
+    client = client_for(cofacilitator.user)
+    roster = client.get(f"/api/v1/bookings/?session={session.public_id}").json()["results"]
+    assert [b["patient"] for b in roster] == [str(enrolled.public_id)]
+    everything = client.get(f"/api/v1/bookings/?patient={enrolled.public_id}").json()["results"]
+    assert {b["session"] for b in everything} == {str(session.public_id)}
