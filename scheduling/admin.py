@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from clinic.admin_audit import PatientAuditAdminMixin
+from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
 from clinic.audit import audit_record_many, audit_target_for
 from clinic.errors import ApplicationError
 from clinic.models import AuditAction
@@ -118,7 +118,9 @@ class DayFilter(admin.SimpleListFilter):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(ReadOnlyModelAdmin):
+    """Read-only: appointments are booked through the API, whose services check clashes."""
+
     list_display = ["local_start", "room", "session_type", "track", "booked", "status", "roster_link"]
     list_filter = [DayFilter, "location", "room", "session_type", "status"]
     ordering = ["room__name", "starts_at"]
@@ -127,15 +129,6 @@ class SessionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
         return selectors.session_list()
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # appointments are booked through the API (the services check clashes)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Starts", ordering="starts_at")
     def local_start(self, session: Session) -> str:
@@ -222,7 +215,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Booking)
-class BookingAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
+class BookingAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
     list_display = ["starts_at", "patient", "session", "status", "cancelled_by", "late_cancellation", "attendance"]
     list_filter = ["status", "cancelled_by", "late_cancellation", "attendance"]
     list_select_related = ["patient", "session__session_type"]
@@ -233,15 +226,6 @@ class BookingAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
         return scope_to_visible_patients(
             super().get_queryset(request), request.user, patient_path="patient", clinical=False
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class BandFilter(admin.SimpleListFilter):
@@ -256,7 +240,7 @@ class BandFilter(admin.SimpleListFilter):
 
 
 @admin.register(WeeklyHours)
-class WeeklyHoursAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
+class WeeklyHoursAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
     """This ISO week's clinical hours per admitted patient against their level's band."""
 
     patient_path = ""
@@ -269,15 +253,6 @@ class WeeklyHoursAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
         week = Week.of(timezone.localdate())
         pick = selectors.patients_under_band if request.GET.get("band") == "under" else selectors.program_hours_list
         return pick(patients, week)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("scheduling.view_booking")

@@ -1,10 +1,8 @@
-import threading
 from datetime import date
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.db import connection
 
 from clinic.models import LevelOfCare
 from clinic.roles import Role
@@ -12,6 +10,7 @@ from patients.models import EpisodeOfCare, LevelOfCareStay, Patient
 from patients.services.episodes import episode_admit, episode_transition
 from patients.signals import level_of_care_changed
 from tests.patients.factories import PatientFactory, put_on_care_team
+from tests.utils import race
 
 pytestmark = pytest.mark.django_db
 
@@ -251,26 +250,12 @@ def test_two_simultaneous_transitions_cannot_both_succeed(make_user):
         by=clinician,
     )
     targets = [LevelOfCare.objects.get(code="iop"), LevelOfCare.objects.get(code="outpatient")]
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
     def step(level):
-        try:
-            barrier.wait(timeout=10)
-            episode_transition(
-                episode=episode, to_level=level, effective_on=date(2026, 11, 23), reason="Stable", by=clinician
-            )
-            outcomes.append("ok")
-        except Exception as exc:
-            outcomes.append(type(exc).__name__)
-        finally:
-            connection.close()
+        return lambda: episode_transition(
+            episode=episode, to_level=level, effective_on=date(2026, 11, 23), reason="Stable", by=clinician
+        )
 
-    threads = [threading.Thread(target=step, args=(level,)) for level in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(outcomes) == ["Conflict", "ok"]
+    assert race(*(step(level) for level in targets)) == ["Conflict", "ok"]
     assert LevelOfCareStay.objects.filter(episode=episode).count() == 2
     assert LevelOfCareStay.objects.filter(episode=episode, ended_on__isnull=True).count() == 1

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, time
 
 import pytest
 import time_machine
@@ -6,6 +6,8 @@ import time_machine
 from clinic.models import LevelOfCare
 from clinic.roles import Role
 from patients.services.episodes import episode_admit
+from scheduling.models import SessionType
+from scheduling.services.tracks import track_create
 from tests.clinic.factories import LocationFactory, RoomFactory, StaffProfileFactory
 from tests.patients.factories import PatientFactory, put_on_care_team
 
@@ -69,3 +71,28 @@ def admitted(make_user, therapist):
 @pytest.fixture
 def desk(make_user, client_for):
     return client_for(make_user(Role.ADMISSIONS))
+
+
+@pytest.fixture
+def make_track(make_user, location, room, therapist):
+    """Set up a group track through the service (sessions generated); returns (track, report)."""
+    admin_user = make_user(Role.CLINIC_ADMIN)
+
+    def make(level="iop", name="IOP morning skills", rrule="FREQ=WEEKLY;BYDAY=MO,WE,TH", capacity=12, **fields):
+        return track_create(
+            by=admin_user,
+            facilitators=fields.pop("facilitators", [therapist.user]),
+            name=name,
+            level=LevelOfCare.objects.get(code=level),
+            location=location,
+            session_type=SessionType.objects.get(code="group_therapy"),
+            room=fields.pop("room", room),
+            capacity=capacity,
+            rrule=rrule,
+            starts_on=fields.pop("starts_on", date(2026, 11, 23)),
+            start_time=fields.pop("start_time", time(9)),
+            duration_minutes=fields.pop("duration_minutes", 180),
+            **fields,
+        )
+
+    return make

@@ -1,32 +1,18 @@
-from datetime import date, time
+from datetime import time
 
 import pytest
 
 from clinic.models import AuditAction, AuditEvent, LevelOfCare
 from clinic.roles import Role
 from scheduling.models import Booking, GroupTrack, Session, SessionType
-from scheduling.services.tracks import enrollment_create, track_create
+from scheduling.services.tracks import enrollment_create
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def track(make_user, location, room, therapist):
-    track, _ = track_create(
-        by=make_user(Role.CLINIC_ADMIN),
-        facilitators=[therapist.user],
-        name="IOP mornings",
-        level=LevelOfCare.objects.get(code="iop"),
-        location=location,
-        session_type=SessionType.objects.get(code="group_therapy"),
-        room=room,
-        capacity=10,
-        rrule="FREQ=DAILY",
-        starts_on=date(2026, 11, 23),
-        start_time=time(14),
-        duration_minutes=120,
-    )
-    return track
+def track(make_track):
+    return make_track(capacity=10, rrule="FREQ=DAILY", start_time=time(14), duration_minutes=120)[0]
 
 
 def test_the_desk_sees_todays_sessions_room_by_room(client, make_user, track):

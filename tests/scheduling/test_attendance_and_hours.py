@@ -1,34 +1,19 @@
-from datetime import date, time
+from datetime import date
 
 import pytest
 
-from clinic.models import LevelOfCare
 from clinic.roles import Role
 from scheduling.hours import Week, band_status
-from scheduling.models import Booking, Session, SessionType
-from scheduling.services.tracks import enrollment_create, track_create
+from scheduling.models import Booking, Session
+from scheduling.services.tracks import enrollment_create
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def iop_track(make_user, location, room, therapist):
+def iop_track(make_track):
     # Mon/Wed/Thu 09:00-12:00: 9 clinical hours a week, exactly the IOP minimum.
-    track, _ = track_create(
-        by=make_user(Role.CLINIC_ADMIN),
-        facilitators=[therapist.user],
-        name="IOP mornings",
-        level=LevelOfCare.objects.get(code="iop"),
-        location=location,
-        session_type=SessionType.objects.get(code="group_therapy"),
-        room=room,
-        capacity=2,
-        rrule="FREQ=WEEKLY;BYDAY=MO,WE,TH",
-        starts_on=date(2026, 11, 23),
-        start_time=time(9),
-        duration_minutes=180,
-    )
-    return track
+    return make_track(name="IOP mornings", capacity=2)[0]
 
 
 @pytest.fixture

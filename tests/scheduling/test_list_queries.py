@@ -1,35 +1,19 @@
 """The schedule, roster and program-hours endpoints cost the same number of queries
 whatever their length (pinned by comparison)."""
 
-from datetime import date, time
+from datetime import time
 
 import pytest
 
-from clinic.models import LevelOfCare
-from clinic.roles import Role
-from scheduling.models import Session, SessionType
-from scheduling.services.tracks import enrollment_create, track_create
+from scheduling.models import Session
+from scheduling.services.tracks import enrollment_create
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def track(make_user, location, room, therapist):
-    track, _ = track_create(
-        by=make_user(Role.CLINIC_ADMIN),
-        facilitators=[therapist.user],
-        name="IOP",
-        level=LevelOfCare.objects.get(code="iop"),
-        location=location,
-        session_type=SessionType.objects.get(code="group_therapy"),
-        room=room,
-        capacity=12,
-        rrule="FREQ=DAILY",
-        starts_on=date(2026, 11, 23),
-        start_time=time(14),
-        duration_minutes=60,
-    )
-    return track
+def track(make_track):
+    return make_track(rrule="FREQ=DAILY", start_time=time(14), duration_minutes=60)[0]
 
 
 def enrol(track, admitted, therapist, count):

@@ -7,41 +7,13 @@ from django.utils import timezone
 from clinic.models import LevelOfCare
 from clinic.roles import Role
 from patients.services.episodes import episode_transition
-from scheduling.models import Booking, GroupTrack, LevelChangeReview, Session, SessionType, TrackEnrollment
-from scheduling.services.tracks import track_create, tracks_generate_all
+from scheduling.models import Booking, GroupTrack, LevelChangeReview, Session, TrackEnrollment
+from scheduling.services.tracks import tracks_generate_all
 from scheduling.tasks import generate_track_sessions
 
 pytestmark = pytest.mark.django_db
 
 NY = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def admin_user(make_user):
-    return make_user(Role.CLINIC_ADMIN)
-
-
-@pytest.fixture
-def make_track(admin_user, location, room, therapist):
-    def make(level="iop", name="IOP morning skills", rrule="FREQ=WEEKLY;BYDAY=MO,WE,TH", capacity=12, **fields):
-        track, report = track_create(
-            by=admin_user,
-            facilitators=fields.pop("facilitators", [therapist.user]),
-            name=name,
-            level=LevelOfCare.objects.get(code=level),
-            location=location,
-            session_type=SessionType.objects.get(code="group_therapy"),
-            room=fields.pop("room", room),
-            capacity=capacity,
-            rrule=rrule,
-            starts_on=fields.pop("starts_on", date(2026, 11, 23)),
-            start_time=fields.pop("start_time", time(9)),
-            duration_minutes=fields.pop("duration_minutes", 180),
-            **fields,
-        )
-        return track, report
-
-    return make
 
 
 def local_starts(track):
