@@ -91,6 +91,15 @@ class _NotSaved(Exception):
     pass
 
 
+def _minutes(text: str) -> int | None:
+    """Minutes typed on the roster: empty, or a whole number from 0 to 1440."""
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or int(text) > 1440:
+        raise ValueError("Minutes must be whole numbers from 0 to 1440.")
+    return int(text)
+
+
 class DayFilter(admin.SimpleListFilter):
     """Today by default: the desk's view is today's sessions, room by room."""
 
@@ -181,24 +190,32 @@ class SessionAdmin(ReadOnlyModelAdmin):
         saved = 0
         for booking in bookings:
             value = request.POST.get(f"attendance-{booking.pk}", "")
-            if not value or value == booking.attendance:
+            if not value:
                 continue
-            late, minutes = (
-                request.POST.get(f"late-{booking.pk}") or None,
-                request.POST.get(f"minutes-{booking.pk}") or None,
-            )
             try:
+                late, attended = (
+                    _minutes(request.POST.get(f"{name}-{booking.pk}", "")) for name in ("late", "minutes")
+                )
+                if value not in Attendance.values:
+                    raise ValueError("Choose an attendance from the list.")
+                if (value, late if value == "late" else None, attended) == (
+                    booking.attendance,
+                    booking.minutes_late,
+                    None,
+                ):
+                    continue  # unchanged
                 attendance_record(
                     booking=booking,
                     attendance=value,
-                    minutes_late=int(late) if late and value == "late" else None,
-                    minutes_attended=int(minutes) if minutes else None,
+                    minutes_late=late if value == "late" else None,
+                    minutes_attended=attended,
                     by=request.user,
                     request=request,
                 )
-            except (ApplicationError, ValueError) as error:
-                message = getattr(error, "message", "Minutes must be whole numbers.")
-                self.message_user(request, f"{booking.patient.mrn}: {message}", level=messages.ERROR)
+            except ApplicationError as error:
+                self.message_user(request, f"{booking.patient.mrn}: {error.message}", level=messages.ERROR)
+            except ValueError as error:
+                self.message_user(request, f"{booking.patient.mrn}: {error}", level=messages.ERROR)
             else:
                 saved += 1
         self.message_user(request, f"Attendance saved for {saved} patient(s).")

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event
 
+from clinic.roles import CLINICAL_ROLES, has_any_role
 from scheduling.models import CalendarFeed, Session, SessionStatus
 
 SALT = "scheduling.calendar-feed"
@@ -33,7 +34,11 @@ def feed_for_token(token: str) -> CalendarFeed | None:
         public_id = signing.loads(token, salt=SALT)
     except signing.BadSignature:
         return None
-    return CalendarFeed.objects.filter(public_id=public_id, revoked_at__isnull=True).select_related("user").first()
+    feed = CalendarFeed.objects.filter(public_id=public_id, revoked_at__isnull=True).select_related("user").first()
+    # A deactivated account, or one no longer in a clinical role, has no feed any more.
+    if feed is None or not feed.user.is_active or not has_any_role(feed.user, CLINICAL_ROLES):
+        return None
+    return feed
 
 
 def feed_url(feed: CalendarFeed, request: HttpRequest) -> str:

@@ -24,6 +24,8 @@ class Week:
         try:
             year, _, number = text.upper().partition("-W")
             week = cls(int(year), int(number))
+            if not 2000 <= week.year <= 2100:
+                raise ValueError("year out of range")
             week.monday()
         except ValueError as error:
             raise ValueError(f"'{text}' is not an ISO week; write it like 2026-W48.") from error

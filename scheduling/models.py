@@ -118,6 +118,10 @@ class Session(PublicModel):
     track = models.ForeignKey(GroupTrack, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions")
     location = models.ForeignKey("clinic.Location", on_delete=models.PROTECT, related_name="sessions")
     room = models.ForeignKey("clinic.Room", on_delete=models.PROTECT, null=True, blank=True, related_name="sessions")
+    # Copied from the room (a physical one) for the exclusion constraint, which cannot join.
+    room_is_exclusive = models.BooleanField(default=False, editable=False)
+    # For a track's session: the occurrence of the rule it was generated for.
+    occurrence_at = models.DateTimeField(null=True, blank=True, editable=False)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     capacity = models.PositiveSmallIntegerField(default=1)
@@ -141,13 +145,19 @@ class Session(PublicModel):
                 violation_error_message="A session must end after it starts.",
             ),
             models.CheckConstraint(name="session_capacity_positive", condition=Q(capacity__gte=1)),
-            # Track generation is idempotent: one session per track and start.
-            models.UniqueConstraint(fields=["track", "starts_at"], name="session_one_per_track_start"),
-            # A room holds one session at a time (DESIGN.md flow 3).
+            # Track generation is idempotent: one live session per occurrence of the rule
+            # (a rescheduled one still stands for its occurrence).
+            models.UniqueConstraint(
+                fields=["track", "occurrence_at"],
+                condition=Q(status="scheduled"),
+                name="session_one_per_track_occurrence",
+            ),
+            # A room holds one session at a time (DESIGN.md flow 3); a telehealth "room"
+            # is not a space and holds any number.
             ExclusionConstraint(
                 name="session_room_no_overlap",
                 expressions=[("room", RangeOperators.EQUAL), (_time_range(), RangeOperators.OVERLAPS)],
-                condition=Q(status="scheduled", room__isnull=False),
+                condition=Q(status="scheduled", room_is_exclusive=True),
                 violation_error_message="The room is already in use at that time.",
             ),
         ]

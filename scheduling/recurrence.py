@@ -49,11 +49,13 @@ def parse(rule: str, *, starts_on: date, start_time: time, zone: ZoneInfo = UTC)
     text = rule.strip().removeprefix("RRULE:")
     if not text:
         raise RecurrenceError("Give a recurrence rule, e.g. FREQ=WEEKLY;BYDAY=MO,WE,TH.")
-    parts = {}
+    parts: dict[str, str] = {}
     for part in text.split(";"):
         name, sep, value = part.partition("=")
         if not sep or not value:
             raise RecurrenceError(f"'{part}' is not NAME=VALUE; write e.g. FREQ=WEEKLY;BYDAY=MO,WE,TH.")
+        if name.upper() in parts:
+            raise RecurrenceError(f"{name.upper()} is given twice.")
         parts[name.upper()] = value.upper()
     unknown = set(parts) - ALLOWED_PARTS
     if unknown:
@@ -62,16 +64,56 @@ def parse(rule: str, *, starts_on: date, start_time: time, zone: ZoneInfo = UTC)
         )
     if parts.get("FREQ") not in ALLOWED_FREQ:
         raise RecurrenceError(f"FREQ must be one of {', '.join(sorted(ALLOWED_FREQ))}.")
+    _check_numbers(parts)
     if "UNTIL" in parts:
         parts["UNTIL"] = _local_until(parts["UNTIL"], zone)
     text = ";".join(f"{name}={value}" for name, value in parts.items())
+    dtstart = datetime.combine(starts_on, start_time)
     try:
-        parsed = rrulestr(text, dtstart=datetime.combine(starts_on, start_time))
-    except (ValueError, TypeError) as error:
+        parsed = rrulestr(text, dtstart=dtstart)
+        if not isinstance(parsed, rrule):
+            raise RecurrenceError("Give one RRULE, not a set of rules.")
+        # A rule that never happens (30 February) would be scanned to the year 9999 on
+        # every expansion: look for a first occurrence within two years only.
+        probe = parsed if "UNTIL" in parts else parsed.replace(count=None, until=dtstart + timedelta(days=PROBE_DAYS))
+        first = probe.after(dtstart, inc=True)
+    except RecurrenceError:
+        raise
+    except (ValueError, TypeError, IndexError, OverflowError) as error:  # dateutil's ways of refusing
         raise RecurrenceError(f"The recurrence rule does not parse: {error}.") from error
-    if not isinstance(parsed, rrule):
-        raise RecurrenceError("Give one RRULE, not a set of rules.")
+    if first is None:
+        raise RecurrenceError(
+            "This rule makes no session (before its UNTIL, or in its first two years); check UNTIL, BYMONTH, "
+            "BYMONTHDAY and BYDAY."
+        )
     return parsed
+
+
+PROBE_DAYS = 731
+
+
+def _number(parts: dict[str, str], name: str, low: int, high: int) -> None:
+    for value in filter(None, parts.get(name, "").split(",")):
+        try:
+            number = int(value)
+        except ValueError:
+            raise RecurrenceError(f"{name}={parts[name]}: {value} is not a whole number.") from None
+        if not (low <= abs(number) <= high) or (name in {"INTERVAL", "COUNT"} and number < 1):
+            raise RecurrenceError(f"{name}={parts[name]}: {value} is out of range ({low} to {high}).")
+
+
+def _check_numbers(parts: dict[str, str]) -> None:
+    _number(parts, "INTERVAL", 1, 52)
+    _number(parts, "COUNT", 1, MAX_OCCURRENCES)
+    _number(parts, "BYMONTHDAY", 1, 31)
+    _number(parts, "BYMONTH", 1, 12)
+    _number(parts, "BYSETPOS", 1, 31)
+    for day in filter(None, parts.get("BYDAY", "").split(",")):
+        ordinal = day[:-2]
+        if day[-2:] not in {"MO", "TU", "WE", "TH", "FR", "SA", "SU"} or (
+            ordinal and (not ordinal.lstrip("+-").isdigit() or not 1 <= abs(int(ordinal)) <= 5)
+        ):
+            raise RecurrenceError(f"BYDAY={parts['BYDAY']}: {day} is not a day like MO, or 1MO to 5MO, -1FR.")
 
 
 def _instant(local: datetime, zone: ZoneInfo) -> datetime:

@@ -24,7 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from patients.models import LevelOfCareStay, Patient
+from patients.models import EpisodeOfCare, LevelOfCareStay, Patient
 from scheduling.hours import Week
 from scheduling.models import Booking, BookingStatus, CancelledBy, Session, SessionStaff, SessionStatus
 
@@ -119,8 +119,9 @@ def current_stays() -> QuerySet[LevelOfCareStay]:
 def program_hours_list(patients: QuerySet[Patient], week: Week) -> QuerySet[Patient]:
     """Admitted patients with their current level and the week's minutes."""
     level = current_stays().filter(episode__patient=OuterRef("pk"))
+    admitted = EpisodeOfCare.objects.filter(discharged_on__isnull=True).values("patient_id")
     return with_program_minutes(
-        patients.filter(episodes__discharged_on__isnull=True).annotate(
+        patients.filter(pk__in=admitted).annotate(
             level_code=Subquery(level.values("level__code")[:1]),
             level_min_hours=Subquery(level.values("level__min_weekly_hours")[:1]),
             level_max_hours=Subquery(level.values("level__max_weekly_hours")[:1]),

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,6 +18,20 @@ from scheduling.models import (
     Topic,
     TrackEnrollment,
 )
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A date-time with its UTC offset: "10:00" alone would be read on the server's clock,
+    which is not the location's."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip():
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    "Give the time with its UTC offset, e.g. 2026-11-24T10:00:00-05:00 (or Z for UTC)."
+                )
+        return super().to_internal_value(value)
 
 
 def join_url(session: Session) -> str | None:
@@ -105,10 +120,8 @@ class AppointmentCreateInputSerializer(serializers.Serializer[Any]):
     staff = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=4, help_text="Staff ids.")
     location = serializers.UUIDField()
     room = serializers.UUIDField(required=False, allow_null=True, default=None)
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField(
-        required=False, allow_null=True, default=None, help_text="Default: the type's length."
-    )
+    starts_at = AwareDateTimeField()
+    ends_at = AwareDateTimeField(required=False, allow_null=True, default=None, help_text="Default: the type's length.")
     modality = serializers.ChoiceField(choices=Modality.choices, default=Modality.IN_PERSON)
     family_contacts = serializers.ListField(
         child=serializers.UUIDField(), required=False, default=list, max_length=10, help_text="Patient contact ids."
@@ -116,10 +129,8 @@ class AppointmentCreateInputSerializer(serializers.Serializer[Any]):
 
 
 class RescheduleInputSerializer(serializers.Serializer[Any]):
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField(
-        required=False, allow_null=True, default=None, help_text="Default: same length."
-    )
+    starts_at = AwareDateTimeField()
+    ends_at = AwareDateTimeField(required=False, allow_null=True, default=None, help_text="Default: same length.")
 
 
 class SessionCancelInputSerializer(serializers.Serializer[Any]):

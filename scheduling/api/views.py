@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, ReadOnlyViewSet
 from clinic.errors import ApplicationError, NotFound
 from clinic.models import LevelOfCare, Location, Room
-from clinic.roles import Role
+from clinic.roles import Role, may_act_as
+from patients.access import DEMOGRAPHICS_FOR_ALL, visible_patients
 from patients.api.base import PatientScopedViewSet
 from patients.models import Patient, PatientContact
 from scheduling import calendar, selectors
@@ -44,7 +45,15 @@ from scheduling.api.serializers import (
     SessionTypeOutputSerializer,
 )
 from scheduling.hours import Week
-from scheduling.models import CalendarFeed, GroupTrack, LevelChangeReview, Session, SessionType, TrackEnrollment
+from scheduling.models import (
+    Booking,
+    CalendarFeed,
+    GroupTrack,
+    LevelChangeReview,
+    Session,
+    SessionType,
+    TrackEnrollment,
+)
 from scheduling.services import appointments, bookings, reviews, tracks
 
 
@@ -145,7 +154,13 @@ class SessionViewSet(ReadOnlyViewSet):
         fields = dict(data.validated_data)
         patient = _visible_patient(request, fields.pop("patient"))
         location = _one(Location.objects.filter(is_active=True), fields.pop("location"), "location", "location")
-        contacts = list(PatientContact.objects.filter(public_id__in=fields.pop("family_contacts")))
+        contact_ids = set(fields.pop("family_contacts"))
+        contacts = list(PatientContact.objects.filter(public_id__in=contact_ids, patient=patient))
+        if len(contacts) != len(contact_ids):
+            raise ApplicationError(
+                "One of the family contacts is not this patient's contact.",
+                extra={"fields": {"family_contacts": ["Unknown contact id for this patient."]}},
+            )
         booking = appointments.appointment_create(
             patient=patient,
             location=location,
@@ -158,6 +173,21 @@ class SessionViewSet(ReadOnlyViewSet):
         )
         return Response(BookingOutputSerializer(selectors.booking_list().get(pk=booking.pk)).data, status=201)
 
+    def _changeable(self) -> Session:
+        """The session, if the caller may change it: the front office may; clinical staff
+        when they lead it or may see every patient booked into it. Otherwise a 404, as for
+        a patient they may not see."""
+        session: Session = self.get_object()
+        user = self.request.user
+        leads = session.staff.filter(user_id=int(user.pk or 0), is_active=True).exists()
+        if may_act_as(user, DEMOGRAPHICS_FOR_ALL) or leads:
+            return session
+        booked = Booking.objects.filter(session=session, status="booked").values("patient_id")
+        hidden = booked.exclude(patient_id__in=visible_patients(user, clinical=False).values("pk"))
+        if hidden.exists():
+            raise NotFound("No Session matches the given query.")
+        return session
+
     @extend_schema(request=RescheduleInputSerializer, responses=SessionOutputSerializer)
     @action(detail=True, methods=["post"])
     def reschedule(self, request: Request, id: str) -> Response:
@@ -165,7 +195,7 @@ class SessionViewSet(ReadOnlyViewSet):
         data = RescheduleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = appointments.session_reschedule(
-            session=self.get_object(), by=request.user, request=request._request, **data.validated_data
+            session=self._changeable(), by=request.user, request=request._request, **data.validated_data
         )
         return Response(SessionOutputSerializer(self.get_queryset().get(pk=session.pk)).data)
 
@@ -176,7 +206,7 @@ class SessionViewSet(ReadOnlyViewSet):
         data = SessionCancelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = appointments.session_cancel(
-            session=self.get_object(), reason=data.validated_data["reason"], by=request.user, request=request._request
+            session=self._changeable(), reason=data.validated_data["reason"], by=request.user, request=request._request
         )
         return Response(SessionOutputSerializer(self.get_queryset().get(pk=session.pk)).data)
 

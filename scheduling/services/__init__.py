@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -27,7 +27,7 @@ CONFLICTS = {
     "session_room_no_overlap": ("room", "The room is already in use at that time."),
     "staff_no_overlap": ("staff", "A staff member is already in another session at that time."),
     "booking_patient_no_overlap": ("patient", "The patient is already booked into another session at that time."),
-    "session_one_per_track_start": ("track", "The track already has a session at that time."),
+    "session_one_per_track_occurrence": ("track", "The track already has a session for that occurrence."),
 }
 
 
@@ -35,15 +35,26 @@ def _clashing_session(kind: str, *, start: datetime, end: datetime, ids: Iterabl
     overlap = Q(starts_at__lt=end, ends_at__gt=start)
     others = ~Q(session_id=own) if own is not None else Q()
     if kind == "room":
-        rows = Session.objects.filter(overlap, room_id__in=ids, status="scheduled")
+        rows = Session.objects.filter(overlap, room_id__in=ids, status="scheduled").select_related("location")
         return rows.exclude(pk=own).first() if own is not None else rows.first()
     if kind == "staff":
         staff = SessionStaff.objects.filter(overlap, others, user_id__in=ids, is_active=True)
-        return staff.select_related("session").first()
+        return staff.select_related("session__location").first()
     if kind == "patient":
         bookings = Booking.objects.filter(overlap, others, patient_id__in=ids, status="booked")
-        return bookings.select_related("session").first()
+        return bookings.select_related("session__location").first()
     return None
+
+
+def when(session: Session) -> str:
+    """A session's time as people at its location read it: "2026-11-24 10:00-10:50"."""
+    zone = session.location.time_zone
+    start, end = timezone.localtime(session.starts_at, zone), timezone.localtime(session.ends_at, zone)
+    return (
+        f"{start:%Y-%m-%d %H:%M}-{end:%H:%M}"
+        if start.date() == end.date()
+        else f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+    )
 
 
 @contextmanager
@@ -77,11 +88,14 @@ def refusing_double_booking(
                 "starts_at": session.starts_at.isoformat(),
                 "ends_at": session.ends_at.isoformat(),
             }
-            local = timezone.localtime(session.starts_at)
-            message = (
-                f"{message[:-1]}: a session from {local:%Y-%m-%d %H:%M} to {timezone.localtime(session.ends_at):%H:%M}."
-            )
+            message = f"{message[:-1]}: a session {when(session)} ({session.location.time_zone})."
         raise Conflict(message, extra=extra) from error
+
+
+# Bounds a person would never need, that keep nonsense (year 9999, a 15-day "session")
+# out of calendars and of the database's date range.
+MAX_DAYS_AHEAD = 730
+MAX_SESSION_HOURS = 12
 
 
 def check_times(starts_at: datetime, ends_at: datetime, *, field: str = "starts_at") -> None:
@@ -89,9 +103,18 @@ def check_times(starts_at: datetime, ends_at: datetime, *, field: str = "starts_
         raise ApplicationError(
             "A session must end after it starts.", extra={"fields": {"ends_at": ["Before the start."]}}
         )
-    if starts_at <= timezone.now():
+    if ends_at - starts_at > timedelta(hours=MAX_SESSION_HOURS):
+        raise ApplicationError(
+            f"A session lasts at most {MAX_SESSION_HOURS} hours.", extra={"fields": {"ends_at": ["Too long."]}}
+        )
+    now = timezone.now()
+    if starts_at <= now:
         raise ApplicationError(
             "That time has passed; sessions are booked for the future.", extra={"fields": {field: ["In the past."]}}
+        )
+    if starts_at > now + timedelta(days=MAX_DAYS_AHEAD):
+        raise ApplicationError(
+            f"Sessions are booked at most {MAX_DAYS_AHEAD} days ahead.", extra={"fields": {field: ["Too far ahead."]}}
         )
 
 
@@ -121,3 +144,8 @@ def check_admitted(patient: Patient, session_type: SessionType) -> None:
             "The patient has no active episode of care; admit them first (only an intake can be booked before).",
             extra={"fields": {"patient": ["No active episode of care."]}},
         )
+
+
+def room_is_exclusive(room: Any) -> bool:
+    """A physical room holds one session at a time; a telehealth room any number."""
+    return room is not None and not room.is_virtual

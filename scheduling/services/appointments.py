@@ -27,7 +27,14 @@ from scheduling.models import (
     SessionStatus,
     SessionType,
 )
-from scheduling.services import SCHEDULERS, check_admitted, check_leads, check_times, refusing_double_booking
+from scheduling.services import (
+    SCHEDULERS,
+    check_admitted,
+    check_leads,
+    check_times,
+    refusing_double_booking,
+    room_is_exclusive,
+)
 from scheduling.session_types import FAMILY
 
 # What a family session shares with the family members present (42 CFR Part 2): the
@@ -100,6 +107,11 @@ def appointment_create(
             "Family members take part in family sessions only.",
             extra={"fields": {"family_contacts": ["Only for a family session."]}},
         )
+    if session_type.code == FAMILY and not family_contacts:
+        raise ApplicationError(
+            "Name the family members or support people taking part (each needs a consent).",
+            extra={"fields": {"family_contacts": ["Required for a family session."]}},
+        )
     participants = _family_consents(patient, family_contacts, timezone.localdate(starts_at))
 
     with refusing_double_booking(
@@ -113,6 +125,7 @@ def appointment_create(
             session_type=session_type,
             location=location,
             room=room,
+            room_is_exclusive=room_is_exclusive(room),
             starts_at=starts_at,
             ends_at=ends_at,
             capacity=1,
@@ -134,7 +147,7 @@ def appointment_create(
 
 
 def _lock_future_session(session: Session) -> Session:
-    session = Session.objects.select_for_update().get(pk=session.pk)
+    session = Session.objects.select_for_update(of=("self",)).select_related("location").get(pk=session.pk)
     if session.status == SessionStatus.CANCELLED:
         raise Conflict("This session is cancelled.")
     if session.starts_at <= timezone.now():
@@ -154,6 +167,11 @@ def session_reschedule(
     check_times(starts_at, ends_at)
     staff = SessionStaff.objects.filter(session=session, is_active=True)
     bookings = Booking.objects.filter(session=session, status=BookingStatus.BOOKED)
+    # A family session's consents must still hold on the new day.
+    for participant in FamilyParticipant.objects.filter(booking__in=bookings).select_related(
+        "booking__patient", "contact"
+    ):
+        _family_consents(participant.booking.patient, [participant.contact], timezone.localdate(starts_at))
     with refusing_double_booking(
         start=starts_at,
         end=ends_at,

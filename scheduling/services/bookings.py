@@ -21,6 +21,7 @@ from scheduling.models import (
     BookingStatus,
     CancelledBy,
     Session,
+    SessionStaff,
     SessionStatus,
     TrackEnrollment,
 )
@@ -59,7 +60,16 @@ def booking_place(*, session: Session, patient: Patient, by: Any, enrollment: Tr
 def booking_create(*, session: Session, patient: Patient, by: Any, request: HttpRequest | None = None) -> Booking:
     """Book a patient into one session (a group session outside their track, or a drop-in)."""
     require_role(by, SCHEDULERS, "book sessions")
-    session = Session.objects.select_for_update().select_related("session_type").get(pk=session.pk)
+    # The row lock first: a track being changed at the same moment may remove the session.
+    locked = Session.objects.select_for_update().filter(pk=session.pk).first()
+    if locked is None:
+        raise Conflict("That session was removed (its track changed); choose another.", extra={"conflict": "removed"})
+    session = Session.objects.select_related("session_type").get(pk=locked.pk)
+    if not session.session_type.is_group:
+        raise ApplicationError(
+            "That is a one-to-one appointment; book a new appointment instead (POST /api/v1/sessions/).",
+            extra={"fields": {"session": ["Not a group session."]}},
+        )
     if session.status == SessionStatus.CANCELLED:
         raise Conflict("This session is cancelled; choose another.", extra={"conflict": "cancelled"})
     if session.starts_at <= timezone.now():
@@ -101,6 +111,13 @@ def booking_cancel(
         booking.starts_at - now < timedelta(hours=settings.LATE_CANCELLATION_HOURS)
     )
     booking.save(update_fields=["status", "cancelled_by", "cancelled_at", "late_cancellation", "updated_at"])
+    session = Session.objects.select_related("session_type").get(pk=booking.session_id)
+    if not session.session_type.is_group and not started:
+        # A one-to-one without its patient frees the clinician and the room.
+        Session.objects.filter(pk=session.pk).update(
+            status=SessionStatus.CANCELLED, cancelled_at=now, cancel_reason="The booking was cancelled", updated_at=now
+        )
+        SessionStaff.objects.filter(session=session).update(is_active=False)
     _audit(booking, by, request, AuditAction.UPDATE, reason)
     return booking
 
@@ -153,6 +170,11 @@ def attendance_record(
         raise ApplicationError(
             f"Minutes attended must be between 0 and the session's {length}.",
             extra={"fields": {"minutes_attended": [f"0 to {length}."]}},
+        )
+    if attendance == Attendance.LATE and (minutes_late or 0) + attended > length:
+        raise ApplicationError(
+            f"Minutes late and minutes attended add up to more than the session's {length}.",
+            extra={"fields": {"minutes_attended": [f"At most {length - (minutes_late or 0)}."]}},
         )
     if attendance in {Attendance.ABSENT, Attendance.EXCUSED} and attended:
         raise ApplicationError(

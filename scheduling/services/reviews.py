@@ -14,8 +14,9 @@ from django.utils import timezone
 from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction, LevelOfCare
-from clinic.roles import CLINICAL_ROLES, require_role
+from clinic.roles import require_role
 from patients.models import EpisodeOfCare
+from patients.services.intake import DECIDERS
 from scheduling.models import (
     Booking,
     BookingStatus,
@@ -52,12 +53,12 @@ def level_change_review_propose(
     # The tracks the patient is in now and their future bookings: what the change makes stale.
     open_enrollments = TrackEnrollment.objects.filter(patient=patient, ended_on__isnull=True).select_related("track")
     # Sessions already under way stay: they are attendance to record, not bookings to cancel.
-    stale = Booking.objects.filter(
-        enrollment__in=open_enrollments,
-        status=BookingStatus.BOOKED,
-        starts_at__date__gte=effective_on,
-        starts_at__gt=timezone.now(),
-    )
+    # A step down or up makes the old tracks' sessions stale; a discharge or transfer out,
+    # every future booking (one-to-one appointments too).
+    stale = Booking.objects.filter(status=BookingStatus.BOOKED, starts_at__date__gte=effective_on, patient=patient)
+    stale = stale.filter(starts_at__gt=timezone.now())
+    if to_level_id is not None:
+        stale = stale.filter(enrollment__in=open_enrollments)
     to_level = LevelOfCare.objects.filter(pk=to_level_id).first() if to_level_id else None
     current = open_enrollments.first()
     review = LevelChangeReview.objects.create(
@@ -85,7 +86,7 @@ def level_change_review_confirm(
 ) -> tuple[LevelChangeReview, GenerationReport | None]:
     """End the old tracks (cancelling their future bookings) and enrol the patient in the
     proposed track, or the one the clinician chose instead (None: no new track)."""
-    require_role(by, CLINICAL_ROLES, "confirm schedule changes after a level change")
+    require_role(by, DECIDERS, "confirm schedule changes after a level change")
     review = _lock_pending(review)
     if track is not None and review.to_level_id is not None and track.level_id != review.to_level_id:
         raise ApplicationError(
@@ -94,6 +95,12 @@ def level_change_review_confirm(
     for enrollment in TrackEnrollment.objects.filter(patient=review.patient, ended_on__isnull=True):
         if track is None or enrollment.track_id != track.pk:
             enrollment_end(enrollment=enrollment, by=by, request=request)
+    if review.to_level_id is None:
+        # Discharged or transferred out: the listed appointments go too (cancelled by the clinic).
+        from scheduling.services.bookings import booking_cancel
+
+        for booking in review.bookings_to_cancel.filter(status=BookingStatus.BOOKED, starts_at__gt=timezone.now()):
+            booking_cancel(booking=booking, cancelled_by="clinic", by=by, reason="Discharged", request=request)
     report = None
     enrolled = TrackEnrollment.objects.filter(patient=review.patient, track=track, ended_on__isnull=True).exists()
     if track is not None and not enrolled:
@@ -108,7 +115,7 @@ def level_change_review_confirm(
 def level_change_review_dismiss(
     *, review: LevelChangeReview, by: Any, request: HttpRequest | None = None
 ) -> LevelChangeReview:
-    require_role(by, CLINICAL_ROLES, "dismiss schedule reviews")
+    require_role(by, DECIDERS, "dismiss schedule reviews")
     review = _lock_pending(review)
     review.status, review.decided_by, review.decided_at = LevelChangeReviewStatus.DISMISSED, by, timezone.now()
     review.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])

@@ -29,7 +29,14 @@ from scheduling.models import (
     SessionStatus,
     TrackEnrollment,
 )
-from scheduling.services import SCHEDULERS, check_leads, refusing_double_booking
+from scheduling.services import (
+    MAX_DAYS_AHEAD,
+    MAX_SESSION_HOURS,
+    SCHEDULERS,
+    check_leads,
+    refusing_double_booking,
+    room_is_exclusive,
+)
 from scheduling.services.bookings import booking_place
 
 TRACK_MANAGERS = frozenset({Role.CLINIC_ADMIN})
@@ -66,6 +73,20 @@ def _validate(track: GroupTrack, facilitators: list[Any]) -> None:
                 f"The room seats {track.room.capacity}; lower the capacity or choose a larger room.",
                 extra={"fields": {"capacity": [f"More than the room's {track.room.capacity}."]}},
             )
+    if not date(2000, 1, 1) <= track.starts_on <= timezone.localdate() + timedelta(days=MAX_DAYS_AHEAD):
+        raise ApplicationError(
+            f"A track starts between 2000 and {MAX_DAYS_AHEAD} days from now.",
+            extra={"fields": {"starts_on": ["Out of range."]}},
+        )
+    if not 15 <= track.duration_minutes <= MAX_SESSION_HOURS * 60:
+        raise ApplicationError(
+            f"A group session lasts 15 minutes to {MAX_SESSION_HOURS} hours.",
+            extra={"fields": {"duration_minutes": ["Out of range."]}},
+        )
+    if not track.location.is_active or (track.room is not None and not track.room.is_active):
+        raise ApplicationError(
+            "That location or room is out of use.", extra={"fields": {"room": ["Inactive room or location."]}}
+        )
     if track.level.is_residential:
         raise ApplicationError(
             "Tracks are for the levels this program runs.", extra={"fields": {"level": ["Not offered here."]}}
@@ -103,18 +124,43 @@ def track_update(
     track.save()
     track.facilitators.set(facilitators)
     start, _ = _horizon()
-    future = Session.objects.filter(track=track, starts_at__gt=start, status=SessionStatus.SCHEDULED)
-    untouched = future.exclude(bookings__isnull=False)
-    removed = untouched.count()
-    # CASCADE removes their SessionStaff rows; no booking points at them.
-    untouched.delete()
+    # Lock the future sessions first: a desk booking one of them waits for this change
+    # (and finds it gone, a 409) instead of racing the delete.
+    future_ids = list(
+        Session.objects.select_for_update()
+        .filter(track=track, starts_at__gt=start, status=SessionStatus.SCHEDULED)
+        .values_list("pk", flat=True)
+    )
+    live = set(
+        Booking.objects.filter(session_id__in=future_ids, status=BookingStatus.BOOKED).values_list(
+            "session_id", flat=True
+        )
+    )
+    empty = [pk for pk in future_ids if pk not in live]
+    # Sessions nobody was ever booked into go; those with only cancelled bookings are
+    # cancelled, so the record of those bookings stays. CASCADE removes their SessionStaff.
+    with_history = set(Booking.objects.filter(session_id__in=empty).values_list("session_id", flat=True))
+    Session.objects.filter(pk__in=[pk for pk in empty if pk not in with_history]).delete()
+    now = timezone.now()
+    Session.objects.filter(pk__in=with_history).update(
+        status=SessionStatus.CANCELLED, cancelled_at=now, cancel_reason="The track changed", updated_at=now
+    )
+    SessionStaff.objects.filter(session_id__in=with_history).update(is_active=False)
     report = track_generate(track=track)
-    report.removed = removed
+    report.removed = len(empty)
     wanted = {s for s, _ in _occurrences(track, *_horizon())} if track.is_active else set()
-    for session in future.filter(bookings__isnull=False).distinct():
-        if session.starts_at not in wanted or session.ends_at - session.starts_at != timedelta(
-            minutes=track.duration_minutes
-        ):
+    lead_ids = {user.pk for user in facilitators}
+    kept = Session.objects.filter(pk__in=live).prefetch_related("staff")
+    for session in kept:
+        staff_ids = {row.user_id for row in session.staff.all() if row.is_active}
+        same = (
+            session.starts_at in wanted
+            and session.ends_at - session.starts_at == timedelta(minutes=track.duration_minutes)
+            and session.room_id == track.room_id
+            and session.capacity == track.capacity
+            and staff_ids == lead_ids
+        )
+        if not same:
             report.kept.append(
                 {"session": str(session.public_id), "reason": "has bookings; reschedule or cancel it by hand"}
             )
@@ -145,7 +191,10 @@ def track_generate(*, track: GroupTrack) -> GenerationReport:
         return report
     track = GroupTrack.objects.select_related("location", "room", "session_type").get(pk=track.pk)
     facilitators = list(track.facilitators.all())
-    existing = set(Session.objects.filter(track=track).values_list("starts_at", flat=True))
+    # Occurrences already made (a rescheduled session still stands for its occurrence).
+    existing = set(
+        Session.objects.filter(track=track, status=SessionStatus.SCHEDULED).values_list("occurrence_at", flat=True)
+    )
     enrollments = list(TrackEnrollment.objects.filter(track=track, ended_on__isnull=True).select_related("patient"))
     for starts_at, ends_at in _occurrences(track, *_horizon()):
         if starts_at in existing:
@@ -162,6 +211,8 @@ def track_generate(*, track: GroupTrack) -> GenerationReport:
                     track=track,
                     location=track.location,
                     room=track.room,
+                    room_is_exclusive=room_is_exclusive(track.room),
+                    occurrence_at=starts_at,
                     starts_at=starts_at,
                     ends_at=ends_at,
                     capacity=track.capacity,

@@ -80,11 +80,20 @@ def test_the_window_starts_late_in_a_long_running_track():
     ("rule", "message"),
     [
         ("", "Give a recurrence rule"),
-        ("FREQ=WEEKLY;BYDAY=XX", "does not parse"),
+        ("FREQ=WEEKLY;BYDAY=XX", "is not a day like"),
+        ("FREQ=MONTHLY;BYDAY=53MO", "is not a day like"),
+        ("FREQ=DAILY;INTERVAL=-5", "out of range"),
+        ("FREQ=DAILY;INTERVAL=0", "out of range"),
+        ("FREQ=DAILY;COUNT=0", "out of range"),
+        ("FREQ=MONTHLY;BYMONTH=13", "out of range"),
+        ("FREQ=MONTHLY;BYMONTHDAY=0", "out of range"),
+        ("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30", "makes no session"),
+        ("FREQ=WEEKLY;FREQ=DAILY", "given twice"),
         ("FREQ=HOURLY", "FREQ must be one of"),
         ("FREQ=WEEKLY;BYHOUR=9", "BYHOUR not allowed"),
         ("WEEKLY", "is not NAME=VALUE"),
-        ("FREQ=WEEKLY;COUNT=x", "does not parse"),
+        ("FREQ=WEEKLY;COUNT=x", "not a whole number"),
+        ("FREQ=WEEKLY;UNTIL=20261101T000000Z", "makes no session"),
     ],
 )
 def test_a_rule_that_does_not_parse_says_why(rule, message):
