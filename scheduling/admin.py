@@ -17,7 +17,16 @@ from clinic.models import AuditAction
 from patients.access import scope_to_visible_patients
 from scheduling import selectors
 from scheduling.hours import Week, band_status
-from scheduling.models import Attendance, Booking, GroupTrack, Session, SessionType, WeeklyHours
+from scheduling.models import (
+    Attendance,
+    Booking,
+    GroupTrack,
+    LevelChangeReview,
+    Session,
+    SessionType,
+    TrackEnrollment,
+    WeeklyHours,
+)
 from scheduling.services.appointments import session_cancel
 from scheduling.services.bookings import attendance_record
 from scheduling.services.tracks import track_create, track_generate, track_update
@@ -295,3 +304,32 @@ class WeeklyHoursAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
         from decimal import Decimal
 
         return band_status(Decimal(str(patient.projected_minutes)), patient.level_min_hours, patient.level_max_hours)
+
+
+@admin.register(TrackEnrollment)
+class TrackEnrollmentAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+    """Read-only: enrolment books and cancels sessions, so it goes through the service (API)."""
+
+    list_display = ["patient", "track", "started_on", "ended_on"]
+    list_filter = ["track", ("ended_on", admin.EmptyFieldListFilter)]
+    list_select_related = ["patient", "track"]
+    search_fields = ["=patient__mrn", "patient__legal_last_name", "track__name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TrackEnrollment]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path="patient", clinical=False
+        )
+
+
+@admin.register(LevelChangeReview)
+class LevelChangeReviewAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+    """Read-only: what level changes mean for the schedule; confirmed through the API."""
+
+    list_display = ["created_at", "patient", "from_level", "to_level", "proposed_track", "status"]
+    list_filter = ["status", "to_level"]
+    list_select_related = ["patient", "from_level", "to_level", "proposed_track"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LevelChangeReview]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path="patient", clinical=True
+        )

@@ -76,3 +76,15 @@ def test_a_track_saved_in_the_admin_makes_its_sessions(client, make_user, locati
     )
     assert "8 sessions made" in response.content.decode()
     assert Session.objects.filter(track=GroupTrack.objects.get()).count() == 8
+
+
+def test_enrollments_and_level_change_reviews_are_listed_read_only(client, make_user, track, admitted, therapist):
+    patient = admitted("iop")
+    enrollment_create(track=track, patient=patient, by=therapist.user)
+    client.force_login(make_user(Role.ADMISSIONS))
+    page = client.get("/admin/scheduling/trackenrollment/")
+    assert page.status_code == 200
+    assert patient.mrn in page.content.decode()
+    assert client.get("/admin/scheduling/trackenrollment/add/").status_code == 403
+    client.force_login(therapist.user)
+    assert client.get("/admin/scheduling/levelchangereview/").status_code == 200
