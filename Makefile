@@ -60,4 +60,5 @@ test: lint typecheck
 	$(UV) run pytest
 
 bench: deps
-	@echo "No benchmarks yet; see bench/README.md."
+	@BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clinic_bench} $(UV) run python bench/generate.py
+	@BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clinic_bench} $(UV) run python bench/run.py
