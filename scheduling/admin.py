@@ -154,7 +154,7 @@ class SessionAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="Booked")
     def booked(self, session: Session) -> str:
-        return f"{len(getattr(session, 'live_bookings', []))} / {session.capacity}"
+        return f"{getattr(session, 'booked_count', 0)} / {session.capacity}"
 
     @admin.display(description="Roster")
     def roster_link(self, session: Session) -> str:

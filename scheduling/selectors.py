@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import (
     Case,
+    Count,
     DateTimeField,
     F,
     FloatField,
@@ -30,11 +31,21 @@ from scheduling.models import Booking, BookingStatus, CancelledBy, Session, Sess
 
 
 def session_list() -> QuerySet[Session]:
-    live = Booking.objects.filter(status=BookingStatus.BOOKED).select_related("patient")
-    return Session.objects.select_related("session_type", "location", "room", "track").prefetch_related(
-        Prefetch("staff", queryset=SessionStaff.objects.filter(is_active=True).select_related("user")),
-        Prefetch("bookings", queryset=live, to_attr="live_bookings"),
+    """Sessions with their leads and how many are booked (a count, not the bookings: a week
+    view shows places taken, not who took them)."""
+    staff = SessionStaff.objects.filter(is_active=True).select_related("user__staff_profile")
+    booked = Booking.objects.filter(session=OuterRef("pk"), status=BookingStatus.BOOKED)
+    return (
+        Session.objects.select_related("session_type", "location", "room", "track")
+        .prefetch_related(Prefetch("staff", queryset=staff))
+        .annotate(booked_count=Coalesce(Subquery(booked.values("session").annotate(n=Count("pk")).values("n")), 0))
     )
+
+
+def session_list_with_patients() -> QuerySet[Session]:
+    """Sessions with their booked patients too (the calendar feed's initials, the admin)."""
+    live = Booking.objects.filter(status=BookingStatus.BOOKED).select_related("patient")
+    return session_list().prefetch_related(Prefetch("bookings", queryset=live, to_attr="live_bookings"))
 
 
 def booking_list() -> QuerySet[Booking]:
@@ -48,7 +59,10 @@ def roster(session: Session) -> QuerySet[Booking]:
 def staff_schedule(user: Any, start: datetime, end: datetime) -> QuerySet[Session]:
     """The sessions a staff member leads that overlap [start, end), cancelled ones included
     (marked) so a calendar shows what changed."""
-    return session_list().filter(staff__user=user, starts_at__lt=end, ends_at__gt=start).distinct()
+    # On the time range copied onto SessionStaff: its (user, starts_at) index, not a walk
+    # through every session the person ever led.
+    led = SessionStaff.objects.filter(user=user, starts_at__lt=end, ends_at__gt=start).values("session_id")
+    return session_list_with_patients().filter(pk__in=led)
 
 
 def patient_schedule(patient: Patient, start: datetime, end: datetime) -> QuerySet[Booking]:

@@ -73,8 +73,8 @@ class SessionOutputSerializer(serializers.ModelSerializer[Session]):
         fields += ["capacity", "booked", "modality", "topic", "status", "cancel_reason", "staff", "join_url"]
 
     def get_booked(self, session: Session) -> int:
-        # Prefetched by selectors.session_list.
-        return len(getattr(session, "live_bookings", []))
+        # Annotated by selectors.session_list.
+        return int(getattr(session, "booked_count", 0))
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_join_url(self, session: Session) -> str | None:

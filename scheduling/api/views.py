@@ -143,7 +143,7 @@ class SessionViewSet(ReadOnlyViewSet):
     filterset_class = SessionFilter
 
     def get_queryset(self) -> QuerySet[Session]:
-        return selectors.session_list().distinct()
+        return selectors.session_list()
 
     @extend_schema(request=AppointmentCreateInputSerializer, responses={201: BookingOutputSerializer})
     def create(self, request: Request) -> Response:

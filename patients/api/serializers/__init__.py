@@ -81,7 +81,8 @@ class PatientOutputSerializer(serializers.ModelSerializer[Patient]):
     phone = serializers.CharField(read_only=True)
     contacts = PatientContactOutputSerializer(many=True, read_only=True)
     current_level = serializers.SerializerMethodField()
-    care_team = serializers.SerializerMethodField()
+    # Prefetched by selectors.patient_list (the open memberships, each with its staff profile).
+    care_team = CareTeamMemberOutputSerializer(source="open_care_team", many=True, read_only=True)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_current_level(self, patient: Patient) -> str | None:
@@ -91,11 +92,6 @@ class PatientOutputSerializer(serializers.ModelSerializer[Patient]):
             for stay in episode.open_stays:
                 return str(stay.level.code)
         return None
-
-    @extend_schema_field(CareTeamMemberOutputSerializer(many=True))
-    def get_care_team(self, patient: Patient) -> list[dict[str, Any]]:
-        # The prefetch caches each member's patient, so this adds no query per member.
-        return list(CareTeamMemberOutputSerializer(getattr(patient, "open_care_team", []), many=True).data)
 
     class Meta:
         model = Patient
