@@ -46,6 +46,7 @@ def race(*calls: Callable[[], object]) -> list[str]:
             call()
             outcomes.append("ok")
         except Exception as exc:
+            print(f"race: {type(exc).__name__}: {exc}")  # shown by pytest when the test fails
             outcomes.append(type(exc).__name__)
         finally:
             connection.close()

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+import psycopg
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -73,6 +74,16 @@ def refusing_double_booking(
     try:
         with transaction.atomic():
             yield
+    except OperationalError as error:
+        # Two requests inserting rows that clash with each other at the same instant can each
+        # wait on the other inside the exclusion check; PostgreSQL then aborts one of them
+        # ("deadlock detected"). That one lost the race: the same answer as a refusal.
+        if not isinstance(error.__cause__, psycopg.errors.DeadlockDetected):
+            raise
+        raise Conflict(
+            "Someone booked the same person, room or time at the same moment; reload and try again.",
+            extra={"conflict": "concurrent"},
+        ) from error
     except IntegrityError as error:
         name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
         if name not in CONFLICTS:
