@@ -301,9 +301,7 @@ class WeeklyHoursAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
 
     @admin.display(description="Band")
     def band(self, patient: Any) -> str:
-        from decimal import Decimal
-
-        return band_status(Decimal(str(patient.projected_minutes)), patient.level_min_hours, patient.level_max_hours)
+        return band_status(patient.projected_minutes, patient.level_min_hours, patient.level_max_hours)
 
 
 @admin.register(TrackEnrollment)

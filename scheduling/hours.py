@@ -49,9 +49,11 @@ class Week:
         return f"{self.year}-W{self.week:02d}"
 
 
-def band_status(minutes: Decimal | int, min_hours: Decimal | int | None, max_hours: Decimal | int | None) -> str:
+def band_status(
+    minutes: Decimal | float | int, min_hours: Decimal | int | None, max_hours: Decimal | int | None
+) -> str:
     """'under', 'within' or 'over' the band; 'within' when the level has no band."""
-    hours = Decimal(minutes) / 60
+    hours = Decimal(str(minutes)) / 60
     if min_hours is not None and hours < min_hours:
         return "under"
     if max_hours is not None and hours >= max_hours:

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from patients.models import EpisodeOfCare, LevelOfCareStay, Patient
 from scheduling.hours import Week
-from scheduling.models import Booking, BookingStatus, CancelledBy, Session, SessionStaff, SessionStatus
+from scheduling.models import Booking, BookingStatus, CancelledBy, Session, SessionStaff
 
 
 def session_list() -> QuerySet[Session]:
@@ -63,10 +63,6 @@ def staff_schedule(user: Any, start: datetime, end: datetime) -> QuerySet[Sessio
     # through every session the person ever led.
     led = SessionStaff.objects.filter(user=user, starts_at__lt=end, ends_at__gt=start).values("session_id")
     return session_list_with_patients().filter(pk__in=led)
-
-
-def patient_schedule(patient: Patient, start: datetime, end: datetime) -> QuerySet[Booking]:
-    return booking_list().filter(patient=patient, starts_at__lt=end, ends_at__gt=start)
 
 
 class _NaiveDateTimeField(DateTimeField):
@@ -149,9 +145,3 @@ def patients_under_band(patients: QuerySet[Patient], week: Week) -> QuerySet[Pat
     # The annotations are made by program_hours_list; the type checker cannot see them.
     under = {"level_min_hours__isnull": False, "projected_minutes__lt": F("level_min_hours") * 60}
     return program_hours_list(patients, week).filter(**under)
-
-
-def sessions_today(location_id: int | None = None) -> QuerySet[Session]:
-    today = timezone.localdate()
-    qs = session_list().filter(starts_at__date=today, status=SessionStatus.SCHEDULED)
-    return qs.filter(location_id=location_id) if location_id else qs

@@ -5,6 +5,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scheduling.hours import band_status
 from scheduling.models import (
     Attendance,
     Booking,
@@ -287,11 +288,7 @@ class ProgramHoursOutputSerializer(serializers.Serializer[Any]):
 
     @extend_schema_field(serializers.ChoiceField(choices=["under", "within", "over"]))
     def get_band(self, patient: Any) -> str:
-        from decimal import Decimal
-
-        from scheduling.hours import band_status
-
-        return band_status(Decimal(str(patient.projected_minutes)), patient.level_min_hours, patient.level_max_hours)
+        return band_status(patient.projected_minutes, patient.level_min_hours, patient.level_max_hours)
 
 
 class CalendarFeedOutputSerializer(serializers.ModelSerializer[CalendarFeed]):
