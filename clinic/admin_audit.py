@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from clinic.audit import audit_record, audit_record_many, audit_target_for
 from clinic.models import AuditAction
@@ -88,3 +88,23 @@ class PatientAuditAdminMixin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         self._audit(request, obj, AuditAction.DELETE)
         super().delete_model(request, obj)
+
+
+class ServiceRefused(Exception):
+    """Raised by an admin's save hooks when the service refused the change."""
+
+
+class ServiceSavedAdminMixin(admin.ModelAdmin):
+    """For admins whose add/change forms are saved by a service in save_related: when the
+    service refuses (an ApplicationError the form could not foresee), show its message and
+    the form page again instead of a 500; the admin's transaction has rolled back."""
+
+    def service_refused(self, request: HttpRequest, message: str) -> ServiceRefused:
+        self.message_user(request, f"Not saved: {message}", level=messages.ERROR)
+        return ServiceRefused(message)
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except ServiceRefused:
+            return HttpResponseRedirect(request.get_full_path())

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
+from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin, ServiceSavedAdminMixin
 from clinic.errors import ApplicationError
 from clinic.models import LevelOfCare
 from patients.access import scope_to_visible_patients
@@ -289,7 +289,7 @@ PROPOSAL_FIELDS = [
 
 
 @admin.register(IntakeAssessment)
-class IntakeAssessmentAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
+class IntakeAssessmentAdmin(ServiceSavedAdminMixin, PatientAuditAdminMixin, admin.ModelAdmin):
     """Record an intake (clinical staff on the patient's care team). It is written by the
     same service as the API, which computes the proposed level; a saved intake is read-only
     (a correction is a new assessment)."""
@@ -345,16 +345,19 @@ class IntakeAssessmentAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
             for formset in formsets
         }
         answers = {k: v for k, v in form.cleaned_data.items() if k not in {"patient", "assessed_on"}}
-        intake = intake_record(
-            patient=form.cleaned_data["patient"],
-            assessed_on=form.cleaned_data["assessed_on"],
-            benzodiazepines=rows.get(IntakeBenzodiazepine, []),
-            substances=rows.get(IntakeSubstance, []),
-            prescribers=rows.get(IntakePrescriber, []),
-            by=request.user,
-            request=request,
-            **answers,
-        )
+        try:
+            intake = intake_record(
+                patient=form.cleaned_data["patient"],
+                assessed_on=form.cleaned_data["assessed_on"],
+                benzodiazepines=rows.get(IntakeBenzodiazepine, []),
+                substances=rows.get(IntakeSubstance, []),
+                prescribers=rows.get(IntakePrescriber, []),
+                by=request.user,
+                request=request,
+                **answers,
+            )
+        except ApplicationError as error:
+            raise self.service_refused(request, error.message) from error
         # The admin logs and redirects to the object it built; point it at the saved one.
         form.instance.pk, form.instance.public_id = intake.pk, intake.public_id
         for formset in formsets:

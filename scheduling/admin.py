@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
+from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin, ServiceSavedAdminMixin
 from clinic.audit import audit_record_many, audit_target_for
 from clinic.errors import ApplicationError
 from clinic.models import AuditAction
@@ -45,7 +45,7 @@ class SessionTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(GroupTrack)
-class GroupTrackAdmin(admin.ModelAdmin):
+class GroupTrackAdmin(ServiceSavedAdminMixin, admin.ModelAdmin):
     """Tracks are saved by the same services as the API: saving generates (or regenerates)
     the future sessions and says what it did."""
 
@@ -72,8 +72,7 @@ class GroupTrackAdmin(admin.ModelAdmin):
             else:
                 track, report = track_create(by=request.user, facilitators=facilitators, **fields)
         except ApplicationError as error:
-            self.message_user(request, f"Not saved: {error.message}", level=messages.ERROR)
-            raise _NotSaved from error
+            raise self.service_refused(request, error.message) from error
         form.instance.pk = track.pk
         summary = f"{report.created} sessions made, {report.removed} removed"
         if report.kept:
@@ -82,22 +81,11 @@ class GroupTrackAdmin(admin.ModelAdmin):
             summary += f", {len(report.skipped)} skipped: " + "; ".join(s["reason"] for s in report.skipped[:3])
         self.message_user(request, summary + ".", level=messages.WARNING if report.skipped else messages.INFO)
 
-    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return super().changeform_view(request, *args, **kwargs)
-        except _NotSaved:
-            # The service refused (the message says why); nothing was written.
-            return HttpResponseRedirect(request.get_full_path())
-
     @admin.action(description="Generate sessions to the horizon")
     def generate_sessions(self, request: HttpRequest, queryset: QuerySet[GroupTrack]) -> None:
         for track in queryset:
             report = track_generate(track=track)
             self.message_user(request, f"{track.name}: {report.created} sessions made.")
-
-
-class _NotSaved(Exception):
-    pass
 
 
 def _minutes(text: str) -> int | None:

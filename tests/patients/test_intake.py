@@ -523,3 +523,29 @@ def test_admin_actions_are_audited_as_admin(client, clinician, clinician_client,
     client.post("/admin/patients/intakeassessment/", {"action": "confirm_proposed_level", "_selected_action": [pk]})
     event = AuditEvent.objects.get(action=AuditAction.UPDATE, object_type="patients.IntakeAssessment")
     assert event.via == "admin"
+
+
+def test_a_refusal_the_admin_form_cannot_foresee_is_shown_not_a_500(client, clinician, patient):
+    client.force_login(clinician)
+    response = client.post(
+        "/admin/patients/intakeassessment/add/",
+        {
+            "patient": patient.pk,
+            "assessed_on": "2026-11-23",
+            "pregnancy": "unknown",
+            "home_stability": "stable",
+            "support": "some",
+            **dict.fromkeys(["prior_withdrawal_seizure", "prior_withdrawal_delirium", "cssrs_wish_to_be_dead"], "no"),
+            **dict.fromkeys(["cssrs_suicidal_thoughts", "cssrs_behavior"], "no"),
+            **inline_management("benzodiazepines", 0),
+            **inline_management("substances", 1),
+            "substances-0-substance": "alcohol",
+            "substances-0-frequency": "daily",
+            "substances-0-last_used_on": "2026-11-24",  # after the assessment
+            **inline_management("prescribers", 0),
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Not saved: A last use cannot come after the assessment." in response.content.decode()
+    assert not IntakeAssessment.objects.exists()
