@@ -60,3 +60,9 @@ def scope_to_visible_patients(
     lookup = "__".join(filter(None, patient_path.split("."))) or None
     field = f"{lookup}__pk__in" if lookup else "pk__in"
     return queryset.filter(**{field: visible.values("pk")})
+
+
+def visible_patient(user: AbstractBaseUser | AnonymousUser, public_id: Any, *, clinical: bool) -> Patient | None:
+    """The patient with that id if the user may see them (the caller answers 404 if not)."""
+    patients = scope_to_visible_patients(Patient.objects.all(), user, patient_path="", clinical=clinical)
+    return patients.filter(public_id=public_id).first()

@@ -1,4 +1,5 @@
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from patients.models import (
     CareTeamMember,
@@ -11,6 +12,22 @@ from patients.models import (
     Patient,
     Referral,
 )
+
+
+def current_stays() -> QuerySet[LevelOfCareStay]:
+    """The stays patients are in now: open stays of open episodes."""
+    return LevelOfCareStay.objects.filter(ended_on__isnull=True, episode__discharged_on__isnull=True)
+
+
+def current_level_code(patient: Patient) -> str | None:
+    """The code of the level the patient is at today, or None when not admitted."""
+    today = timezone.localdate()
+    return (
+        current_stays()
+        .filter(episode__patient=patient, started_on__lte=today)
+        .values_list("level__code", flat=True)
+        .first()
+    )
 
 
 def patient_list() -> QuerySet[Patient]:

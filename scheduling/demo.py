@@ -10,8 +10,9 @@ from django.utils import timezone
 from clinic.apps import Writer
 from clinic.models import LevelOfCare, Location, Room
 from patients.models import Patient, PatientStatus
-from scheduling.models import GroupTrack, SessionType, Topic, TrackEnrollment
-from scheduling.services.tracks import current_level_code, enrollment_create, track_create
+from patients.selectors import current_level_code
+from scheduling.models import GroupTrack, SessionType, Topic
+from scheduling.services.tracks import enrollment_create, track_create
 
 DEMO_TRACKS = [
     # name, level, room, rule, start, minutes, topics
@@ -49,10 +50,9 @@ def seed_tracks(out: Writer) -> None:
         )
         made += 1
     out.write(f"Demo tracks: {made} created, {len(DEMO_TRACKS) - made} already there.\n")
-    today = timezone.localdate()
     for patient in Patient.objects.filter(status=PatientStatus.ADMITTED, track_enrollments__isnull=True):
         track = GroupTrack.objects.filter(
-            level__code=current_level_code(patient, today), name__in=[t[0] for t in DEMO_TRACKS]
+            level__code=current_level_code(patient), name__in=[t[0] for t in DEMO_TRACKS]
         ).first()
-        if track is not None and not TrackEnrollment.objects.filter(patient=patient).exists():
+        if track is not None:
             enrollment_create(track=track, patient=patient, by=clinician)

@@ -25,7 +25,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from patients.models import EpisodeOfCare, LevelOfCareStay, Patient
+from patients.models import EpisodeOfCare, Patient
+from patients.selectors import current_stays
 from scheduling.hours import Week
 from scheduling.models import Booking, BookingStatus, CancelledBy, Session, SessionStaff
 
@@ -120,10 +121,6 @@ def with_program_minutes(patients: QuerySet[Patient], week: Week) -> QuerySet[Pa
         attended_minutes=total(Coalesce(F("minutes_attended"), Value(0)), in_week.filter(status=BookingStatus.BOOKED)),
         projected_minutes=total(projected, scheduled),
     )
-
-
-def current_stays() -> QuerySet[LevelOfCareStay]:
-    return LevelOfCareStay.objects.filter(ended_on__isnull=True, episode__discharged_on__isnull=True)
 
 
 def program_hours_list(patients: QuerySet[Patient], week: Week) -> QuerySet[Patient]:

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 
 from clinic.api.viewsets import PatientDataViewSet
 from clinic.errors import NotFound
-from patients.access import scope_to_visible_patients
+from patients.access import scope_to_visible_patients, visible_patient
 from patients.models import Patient
 
 
@@ -26,10 +26,7 @@ class PatientScopedViewSet(PatientDataViewSet):
 
     def visible_patient(self, public_id: UUID) -> Patient:
         """The patient a new record is for, if the caller may see them (else 404)."""
-        patients = scope_to_visible_patients(
-            Patient.objects.all(), self.request.user, patient_path="", clinical=self.clinical
-        )
-        patient = patients.filter(public_id=public_id).first()
+        patient = visible_patient(self.request.user, public_id, clinical=self.clinical)
         if patient is None:
             raise NotFound("No Patient matches the given query.")
         return patient

@@ -18,7 +18,7 @@ from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, ReadOnly
 from clinic.errors import ApplicationError, NotFound
 from clinic.models import LevelOfCare, Location, Room
 from clinic.roles import Role, may_act_as
-from patients.access import DEMOGRAPHICS_FOR_ALL, visible_patients
+from patients.access import DEMOGRAPHICS_FOR_ALL, visible_patient, visible_patients
 from patients.api.base import PatientScopedViewSet
 from patients.models import Patient, PatientContact
 from scheduling import calendar, selectors
@@ -152,7 +152,10 @@ class SessionViewSet(ReadOnlyViewSet):
         data = AppointmentCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        patient = _visible_patient(request, fields.pop("patient"))
+        # Scheduling is front-office data too: demographics visibility, as bookings.
+        patient = visible_patient(request.user, fields.pop("patient"), clinical=False)
+        if patient is None:
+            raise NotFound("No Patient matches the given query.")
         location = _one(Location.objects.filter(is_active=True), fields.pop("location"), "location", "location")
         contact_ids = set(fields.pop("family_contacts"))
         contacts = list(PatientContact.objects.filter(public_id__in=contact_ids, patient=patient))
@@ -209,16 +212,6 @@ class SessionViewSet(ReadOnlyViewSet):
             session=self._changeable(), reason=data.validated_data["reason"], by=request.user, request=request._request
         )
         return Response(SessionOutputSerializer(self.get_queryset().get(pk=session.pk)).data)
-
-
-def _visible_patient(request: Request, public_id: UUID) -> Patient:
-    from patients.access import scope_to_visible_patients
-
-    patient = scope_to_visible_patients(Patient.objects.all(), request.user, patient_path="", clinical=False)
-    found = patient.filter(public_id=public_id).first()
-    if found is None:
-        raise NotFound("No Patient matches the given query.")
-    return found
 
 
 class BookingViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSet):

@@ -16,7 +16,8 @@ from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction
 from clinic.roles import Role, require_role
-from patients.models import LevelOfCareStay, Patient
+from patients.models import Patient
+from patients.selectors import current_level_code
 from scheduling import recurrence
 from scheduling.models import (
     Booking,
@@ -250,15 +251,6 @@ def tracks_generate_all() -> int:
     return created
 
 
-def current_level_code(patient: Patient, on: date) -> str | None:
-    stay = (
-        LevelOfCareStay.objects.filter(episode__patient=patient, episode__discharged_on__isnull=True, ended_on=None)
-        .select_related("level")
-        .first()
-    )
-    return stay.level.code if stay and stay.started_on <= on else None
-
-
 @transaction.atomic
 def enrollment_create(
     *, track: GroupTrack, patient: Patient, by: Any, request: HttpRequest | None = None
@@ -270,7 +262,7 @@ def enrollment_create(
     if not track.is_active:
         raise Conflict("This track is no longer running.")
     today = timezone.localdate()
-    level = current_level_code(patient, today)
+    level = current_level_code(patient)
     if level is None:
         raise ApplicationError(
             "The patient has no active episode of care; admit them first.",

@@ -5,6 +5,7 @@ import time_machine
 
 from clinic.models import LevelOfCare
 from clinic.roles import Role
+from patients.services.consents import consent_record
 from patients.services.episodes import episode_admit
 from scheduling.models import SessionType
 from scheduling.services.tracks import track_create
@@ -96,3 +97,26 @@ def make_track(make_user, location, room, therapist):
         )
 
     return make
+
+
+@pytest.fixture
+def family_consent(make_user):
+    """Record a consent for family involvement naming `name`, covering the treatment plan."""
+    desk = make_user(Role.ADMISSIONS)
+
+    def record(patient, name, *, expires_on):
+        return consent_record(
+            patient=patient,
+            by=desk,
+            recipient_type="family_member",
+            recipient_name=name,
+            information=["treatment_plan"],
+            amount_and_kind="Progress in treatment",
+            purposes=["family_involvement"],
+            effective_on="2026-11-01",
+            expires_on=expires_on,
+            signed_at="2026-11-01T10:00:00-05:00",
+            signature_method="wet",
+        )
+
+    return record

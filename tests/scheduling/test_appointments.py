@@ -3,7 +3,6 @@ import pytest
 from clinic.models import AuditAction, AuditEvent
 from clinic.roles import Role
 from patients.models import PatientContact
-from patients.services.consents import consent_record
 from scheduling.models import Booking, Session, SessionStaff
 from tests.patients.factories import PatientFactory
 
@@ -114,7 +113,7 @@ def test_only_an_intake_can_be_booked_before_admission(desk, therapist, location
 
 
 def test_a_family_session_needs_a_family_involvement_consent_naming_the_person(
-    desk, admitted, therapist, location, room, make_user
+    desk, admitted, therapist, location, room, family_consent
 ):
     patient = admitted()
     sister = PatientContact.objects.create(
@@ -126,19 +125,7 @@ def test_a_family_session_needs_a_family_involvement_consent_naming_the_person(
     assert "Dana Ruiz" in refused.json()["message"]
     assert refused.json()["extra"]["missing_consent"]["purpose"] == "family_involvement"
     assert not Session.objects.exists()
-    consent_record(
-        patient=patient,
-        by=make_user(Role.ADMISSIONS),
-        recipient_type="family_member",
-        recipient_name="Dana Ruiz",
-        information=["treatment_plan", "attendance"],
-        amount_and_kind="Progress in treatment",
-        purposes=["family_involvement"],
-        effective_on="2026-11-01",
-        expires_on="2027-11-01",
-        signed_at="2026-11-01T10:00:00-05:00",
-        signature_method="wet",
-    )
+    family_consent(patient, "Dana Ruiz", expires_on="2027-11-01")
     allowed = desk.post("/api/v1/sessions/", body | {"family_contacts": [str(sister.public_id)]}, format="json")
     assert allowed.status_code == 201, allowed.json()
     assert allowed.json()["family_participants"][0]["name"] == "Dana Ruiz"

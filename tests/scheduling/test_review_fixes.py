@@ -7,7 +7,6 @@ import pytest
 from clinic.models import LevelOfCare
 from clinic.roles import Role
 from patients.models import PatientContact
-from patients.services.consents import consent_record
 from patients.services.episodes import episode_discharge
 from scheduling.models import Booking, LevelChangeReview, Session
 from tests.clinic.factories import RoomFactory
@@ -60,7 +59,7 @@ def test_a_rescheduled_group_session_is_not_made_again(make_track, admitted, des
 
 
 def test_a_family_session_names_known_contacts_and_keeps_its_consent_when_moved(
-    desk, admitted, therapist, location, room, make_user
+    desk, admitted, therapist, location, room, family_consent
 ):
     patient = admitted()
     base = appointment(patient, [therapist], location, room, session_type="family_session")
@@ -72,19 +71,7 @@ def test_a_family_session_names_known_contacts_and_keeps_its_consent_when_moved(
     partner = PatientContact.objects.create(
         patient=patient, name="Sam Lee", relationship="spouse_partner", phone="+16175550199"
     )
-    consent_record(
-        patient=patient,
-        by=make_user(Role.ADMISSIONS),
-        recipient_type="family_member",
-        recipient_name="Sam Lee",
-        information=["treatment_plan"],
-        amount_and_kind="Progress",
-        purposes=["family_involvement"],
-        effective_on="2026-11-01",
-        expires_on="2026-12-10",
-        signed_at="2026-11-01T10:00:00-05:00",
-        signature_method="wet",
-    )
+    family_consent(patient, "Sam Lee", expires_on="2026-12-10")
     made = desk.post("/api/v1/sessions/", base | {"family_contacts": [str(partner.public_id)]}, format="json")
     assert made.status_code == 201
     late = desk.post(
