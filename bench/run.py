@@ -449,6 +449,13 @@ def main(argv: list[str] | None = None) -> int:
 
         targets = {
             "healthz": Target("healthz", "GET /healthz (baseline)", lambda c, s: ("GET", "/healthz", None, None)),
+            # The least an authenticated API request costs (token, user and roles, DRF, one
+            # small serializer): the ceiling for any endpoint, shown for scale, not a target.
+            "auth_me": Target(
+                "auth_me",
+                "GET /api/v1/auth/me/ (authenticated floor)",
+                lambda c, s: ("GET", "/api/v1/auth/me/", None, clinician_tokens[c % len(clinician_tokens)]),
+            ),
             "week_view": Target("week_view", "Clinician week view", week_view),
             "patients_desk": Target(
                 "patients_desk",
@@ -469,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         month_end = clinic.week_start + timedelta(weeks=4)
         profiles = {
             "healthz": query_profile([("-", lambda: ("GET", "/healthz", None, None))]),
+            "auth_me": query_profile([("-", lambda: ("GET", "/api/v1/auth/me/", None, tok))]),
             "week_view": query_profile(
                 [
                     ("1 day", lambda: ("GET", week(0, clinic.week_start, day_end), None, tok)),
@@ -483,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         connection.close()
 
         results: dict[str, LoadResult] = {}
-        order = ["healthz", "week_view", "patients_desk", "patients_clinician", "booking_create", "healthz_after"]
+        order = ["healthz", "auth_me", "week_view", "patients_desk", "patients_clinician", "booking_create", "healthz_after"]
         for name in order:
             target = targets[name.removesuffix("_after")]
             print(f"  loading {name} ({args.clients} clients, {args.warmup:g}+{args.duration:g} s) ...", flush=True)
@@ -578,14 +586,14 @@ def print_report(report: dict[str, Any]) -> None:
         f"\n{report['data']}; {report['config']['clients']} clients, gunicorn {report['config']['workers']} workers, "
         f"{report['machine']['cpus']} CPUs (load average {load['before']} before, {load['after']} after)"
     )
-    header = f"{'target':<44} {'queries':>8} {'req/s':>8} {'% healthz':>9} {'p50 ms':>8} {'p95 ms':>8}  statuses"
+    header = f"{'target':<46} {'queries':>8} {'req/s':>8} {'% healthz':>9} {'p50 ms':>8} {'p95 ms':>8}  statuses"
     print(header)
     print("-" * len(header))
     for row in report["results"]:
         queries = row["queries"] if isinstance(row["queries"], int) else "/".join(map(str, row["queries"]))
         statuses = " ".join(f"{k}x{v}" for k, v in sorted(row["statuses"].items()))
         print(
-            f"{row['title']:<44} {queries!s:>8} {row['requests_per_second']:>8.1f} {row['ratio_to_healthz']:>9.1%} "
+            f"{row['title']:<46} {queries!s:>8} {row['requests_per_second']:>8.1f} {row['ratio_to_healthz']:>9.1%} "
             f"{row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f}  {statuses}"
         )
     print("\nQueries per request at several sizes (constant = does not grow with the rows returned):")

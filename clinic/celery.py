@@ -20,6 +20,11 @@ app.conf.beat_schedule = {
     },
     # The rolling horizon moves a day at a time, so a nightly run keeps it full; 02:30 UTC
     # is night in every US zone, away from the desk's working hours.
+    # Expired API tokens are refused when presented; a nightly sweep deletes the rest.
+    "delete-expired-tokens": {
+        "task": "clinic.tasks.delete_expired_tokens",
+        "schedule": crontab(hour=3, minute=15),
+    },
     "generate-track-sessions": {
         "task": "scheduling.tasks.generate_track_sessions",
         "schedule": crontab(hour=2, minute=30),

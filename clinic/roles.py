@@ -1,5 +1,7 @@
 """Roles are Django groups. Who may see what is decided from them (DESIGN.md, "Roles")."""
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 
@@ -19,17 +21,26 @@ CLINICAL_ROLES = frozenset({Role.CLINICIAN, Role.PRESCRIBER, Role.NURSE})
 FRONT_OFFICE_ROLES = frozenset({Role.ADMISSIONS, Role.BILLING})
 
 
+_ROLE_NAMES = frozenset(Role.values)
+
+
 def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
     """The user's role names, cached on the user object for the length of a request."""
     if not user.is_authenticated:
         return frozenset()
     cached = getattr(user, "_clinic_roles", None)
     if cached is None:
-        valid = set(Role.values)
         # .all() so a list view's prefetch_related("user__groups") is used, not a query per user.
-        cached = frozenset(group.name for group in user.groups.all() if group.name in valid)  # type: ignore[attr-defined]
-        user._clinic_roles = cached  # type: ignore[attr-defined]
+        cached = remember_roles(user, [group.name for group in user.groups.all()])  # type: ignore[attr-defined]
     return cached
+
+
+def remember_roles(user: AbstractBaseUser, group_names: Iterable[str]) -> frozenset[str]:
+    """Cache the user's roles for the request from group names read elsewhere (token
+    authentication reads them with the token, in the same query)."""
+    roles = frozenset(name for name in group_names if name in _ROLE_NAMES)
+    user._clinic_roles = roles  # type: ignore[attr-defined]
+    return roles
 
 
 def has_any_role(user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] | set[str]) -> bool:

@@ -1,5 +1,6 @@
 from celery import shared_task
 from django.utils import timezone
+from knox.models import AuthToken
 
 from clinic.services import licence_expiry_notice_send
 
@@ -7,3 +8,11 @@ from clinic.services import licence_expiry_notice_send
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def licence_expiry_notify() -> int:
     return licence_expiry_notice_send(today=timezone.localdate())
+
+
+@shared_task
+def delete_expired_tokens() -> int:
+    """API tokens past their expiry (authentication refuses them already; this keeps the
+    table to live ones). Idempotent: a second run finds nothing."""
+    deleted, _ = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
+    return deleted

@@ -1,7 +1,12 @@
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 from knox.models import AuthToken
 
 from clinic.roles import Role
+from clinic.tasks import delete_expired_tokens
 from tests.clinic.factories import PASSWORD
 
 TOKEN_URL = "/api/v1/auth/token/"
@@ -86,3 +91,52 @@ def test_a_user_without_a_role_cannot_read_clinic_data(make_user, client_for):
     response = client.get("/api/v1/locations/")
     assert response.status_code == 403
     assert "no role" in response.json()["message"]
+
+
+def test_an_expired_token_is_refused_and_deleted(make_user, client_for):
+    user = make_user(Role.CLINICIAN)
+    client = client_for(user)
+    with time_machine.travel(timezone.now() + timedelta(hours=11)):
+        response = client.get(ME_URL)
+    assert response.status_code == 401
+    assert response.json()["message"] == "Invalid token."
+    assert not AuthToken.objects.filter(user=user).exists()
+
+
+def test_using_a_token_slides_its_expiry(make_user, client_for):
+    user = make_user(Role.CLINICIAN)
+    client = client_for(user)
+    first_expiry = AuthToken.objects.get(user=user).expiry
+    with time_machine.travel(timezone.now() + timedelta(hours=9)):
+        assert client.get(ME_URL).status_code == 200
+    assert AuthToken.objects.get(user=user).expiry > first_expiry + timedelta(hours=8)
+    with time_machine.travel(timezone.now() + timedelta(hours=18)):
+        assert client.get(ME_URL).status_code == 200
+
+
+def test_a_token_of_a_user_made_inactive_is_refused(make_user, client_for):
+    user = make_user(Role.CLINICIAN)
+    client = client_for(user)
+    user.is_active = False
+    user.save()
+    assert client.get(ME_URL).status_code == 401
+
+
+def test_a_request_reads_token_user_and_roles_in_one_query(make_user, client_for, django_assert_num_queries):
+    user = make_user(Role.CLINICIAN, Role.NURSE)
+    client = client_for(user)
+    client.get(ME_URL)  # the first use may slide the expiry (an UPDATE); the second does not
+    with django_assert_num_queries(1):
+        response = client.get(ME_URL)
+    assert response.json()["roles"] == ["clinician", "nurse"]
+
+
+def test_the_nightly_sweep_deletes_only_expired_tokens(make_user, client_for):
+    stale, fresh = make_user(Role.CLINICIAN), make_user(Role.CLINICIAN)
+    client_for(stale)
+    with time_machine.travel(timezone.now() + timedelta(hours=11)):
+        client = client_for(fresh)
+        assert delete_expired_tokens() == 1
+        assert delete_expired_tokens() == 0
+        assert client.get(ME_URL).status_code == 200
+    assert list(AuthToken.objects.values_list("user", flat=True)) == [fresh.pk]
