@@ -233,6 +233,16 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 SMS_BACKEND = env.str("SMS_BACKEND", default="clinic.messaging.ConsoleSmsBackend")
 SMS_FROM_NUMBER = env.str("SMS_FROM_NUMBER", default="")
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms.jsonl"))
+# SMS_BACKEND=clinic.messaging.TwilioSmsBackend sends with these; it refuses to start without
+# the SID, the token and a sender (SMS_FROM_NUMBER, or a Messaging Service that picks one).
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+# Where Twilio reports delivery (sent, delivered, failed); empty: no callbacks.
+TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
+# Seconds to wait for Twilio (connect, and then for its answer) before calling it a passing fault.
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10)
 
 # --- Clinic rules -------------------------------------------------------------------------
 # Days ahead at which a location or staff licence or accreditation counts as expiring.

@@ -6,6 +6,8 @@ from clinic.roles import Role
 from tests.clinic.factories import UserFactory
 from tests.patients.factories import PatientFactory, put_on_care_team
 
+pytest_plugins = ["tests.fakes.twilio"]
+
 
 @pytest.fixture
 def make_user(db):
