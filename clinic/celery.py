@@ -25,6 +25,11 @@ app.conf.beat_schedule = {
         "task": "clinic.tasks.delete_expired_tokens",
         "schedule": crontab(hour=3, minute=15),
     },
+    # The reminder outbox's dispatcher: claims what is due and enqueues the sends.
+    "dispatch-reminders": {
+        "task": "scheduling.tasks.dispatch_reminders",
+        "schedule": 60.0,
+    },
     "generate-track-sessions": {
         "task": "scheduling.tasks.generate_track_sessions",
         "schedule": crontab(hour=2, minute=30),

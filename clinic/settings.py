@@ -292,3 +292,16 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# --- Reminders (scheduling.services.reminders) ---------------------------------------------
+# Due reminders claimed per batch, and batches per dispatcher run (beat runs it every minute).
+REMINDER_DISPATCH_BATCH = env.int("REMINDER_DISPATCH_BATCH", default=500)
+REMINDER_DISPATCH_MAX_BATCHES = env.int("REMINDER_DISPATCH_MAX_BATCHES", default=200)
+# A claimed reminder not sent within this many seconds (its worker died, or the broker lost
+# the task) is claimed again. Longer than any one send can take.
+REMINDER_CLAIM_LEASE_SECONDS = env.int("REMINDER_CLAIM_LEASE_SECONDS", default=600)
+# Sends tried per reminder before it fails into the staff queue; waits double from the base.
+REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
+REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=30)
+# Extra words a reminder template may not contain (comma-separated), beyond the built-in list.
+REMINDER_EXTRA_REVEALING_WORDS = env.list("REMINDER_EXTRA_REVEALING_WORDS", default=[])

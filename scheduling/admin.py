@@ -22,13 +22,18 @@ from scheduling.models import (
     Booking,
     GroupTrack,
     LevelChangeReview,
+    OptOut,
+    Reminder,
+    ReminderPolicy,
     Session,
     SessionType,
+    StaffTask,
     TrackEnrollment,
     WeeklyHours,
 )
 from scheduling.services.appointments import session_cancel
 from scheduling.services.bookings import attendance_record
+from scheduling.services.reminders import staff_tasks_done
 from scheduling.services.tracks import track_create, track_generate, track_update
 
 
@@ -318,4 +323,110 @@ class LevelChangeReviewAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[LevelChangeReview]:
         return scope_to_visible_patients(
             super().get_queryset(request), request.user, patient_path="patient", clinical=True
+        )
+
+
+# --- Reminders ---------------------------------------------------------------------------------
+
+
+@admin.register(ReminderPolicy)
+class ReminderPolicyAdmin(admin.ModelAdmin):
+    """The one policy: offsets, sending hours, daily cap, neutral sender and wording. Saving
+    refuses wording that would reveal the kind of care or show patient data."""
+
+    fieldsets = [
+        ("When", {"fields": ["offsets_minutes", "window_start", "window_end", "max_per_day"]}),
+        ("Who it is from", {"fields": ["sender_name", "help_phone"]}),
+        ("Wording", {"fields": ["sms_template", "email_subject", "email_template"]}),
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # there is one, made on first use
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        policy = ReminderPolicy.current()
+        return HttpResponseRedirect(reverse("admin:scheduling_reminderpolicy_change", args=[policy.pk]))
+
+
+@admin.register(Reminder)
+class ReminderAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+    """The outbox, for looking into what went out, what did not, and why (never the text)."""
+
+    list_display = ["due_at", "patient", "channel", "offset_minutes", "status", "attempts", "sent_at", "reason"]
+    list_filter = ["status", "channel"]
+    list_select_related = ["patient"]
+    search_fields = ["=patient__mrn", "patient__legal_last_name"]
+    date_hierarchy = "due_at"
+    raw_id_fields = ["booking", "patient"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path="patient", clinical=False
+        )
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("open", "To do"), ("done", "Done")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "open":
+            return queryset.filter(done_at__isnull=True)
+        if self.value() == "done":
+            return queryset.filter(done_at__isnull=False)
+        return queryset
+
+
+@admin.register(StaffTask)
+class StaffTaskAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+    """The desk's queue: reminders that could not go, patients who asked for a call, replies
+    to read. "Mark done" records who dealt with each."""
+
+    list_display = ["created_at", "kind", "patient", "booking", "detail", "done_at", "done_by"]
+    list_filter = [OpenFilter, "kind"]
+    list_select_related = ["patient", "booking__session__session_type", "done_by"]
+    search_fields = ["=patient__mrn", "patient__legal_last_name"]
+    readonly_fields = ["inbound_text"]
+    actions = ["mark_done"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StaffTask]:
+        return scope_to_visible_patients(
+            super().get_queryset(request).select_related("inbound"),
+            request.user,
+            patient_path="patient",
+            clinical=False,
+        )
+
+    @admin.display(description="what the patient wrote")
+    def inbound_text(self, task: StaffTask) -> str:
+        return task.inbound.body if task.inbound else ""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # For the action only; the task itself is not edited.
+        return obj is None and request.user.has_perm("scheduling.change_stafftask")
+
+    @admin.action(description="Mark done", permissions=["change"])
+    def mark_done(self, request: HttpRequest, queryset: QuerySet[StaffTask]) -> None:
+        done = staff_tasks_done(queryset.filter(done_at__isnull=True), by=request.user, request=request)
+        self.message_user(request, f"{done} task(s) marked done.", messages.SUCCESS)
+
+
+@admin.register(OptOut)
+class OptOutAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+    """Who has stopped which channel, when and how (a STOP text, or staff)."""
+
+    list_display = ["patient", "channel", "opted_out", "changed_at", "changed_via", "changed_by"]
+    list_filter = ["channel", "opted_out", "changed_via"]
+    list_select_related = ["patient", "changed_by"]
+    search_fields = ["=patient__mrn", "patient__legal_last_name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OptOut]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path="patient", clinical=False
         )

@@ -15,6 +15,10 @@ _SCHEDULE_WRITE = [
     "change_trackenrollment",
 ]
 _TRACKS = ["add_grouptrack", "change_grouptrack", "change_sessiontype"]
+# Reminders: the desk works the staff queue and patients' opt-outs; administrators set the policy.
+_REMINDERS = ["view_reminder", "view_stafftask", "change_stafftask", "view_optout", "add_optout", "change_optout"]
+_REMINDERS += ["view_inboundmessage"]
+_POLICY = ["view_reminderpolicy", "change_reminderpolicy"]
 
 
 class SchedulingConfig(DomainAppConfig):
@@ -24,8 +28,8 @@ class SchedulingConfig(DomainAppConfig):
     # Scheduling is front-office work too (DESIGN.md roles): the desk books; clinical staff
     # book, take attendance and confirm level-change reviews.
     role_permissions = {
-        "clinic_admin": [*_SCHEDULE_READ, *_SCHEDULE_WRITE, *_TRACKS, "view_levelchangereview"],
-        "admissions": [*_SCHEDULE_READ, *_SCHEDULE_WRITE],
+        "clinic_admin": [*_SCHEDULE_READ, *_SCHEDULE_WRITE, *_TRACKS, "view_levelchangereview", *_REMINDERS, *_POLICY],
+        "admissions": [*_SCHEDULE_READ, *_SCHEDULE_WRITE, *_REMINDERS],
         "billing": _SCHEDULE_READ,
         "clinician": [*_SCHEDULE_READ, *_SCHEDULE_WRITE, "view_levelchangereview"],
         "prescriber": [*_SCHEDULE_READ, *_SCHEDULE_WRITE, "view_levelchangereview"],

@@ -9,14 +9,29 @@ scheduling.services, in the same transaction as the session's own.
 
 from __future__ import annotations
 
+import uuid
+from datetime import time
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from clinic.models import PublicModel
 from patients.models import Patient
+from scheduling import reminder_content
+
+# Reminder wording: neutral (no program, drug, diagnosis or "recovery": clinical.md § 6.5),
+# under 160 characters (§ 8.2), with the sender's name and how to stop (§ 8.1).
+DEFAULT_SMS_TEMPLATE = (
+    "{sender}: reminder of your appointment {date} at {time}. Reply C to confirm, R to reschedule, STOP to opt out."
+)
+DEFAULT_EMAIL_TEMPLATE = (
+    "Hello,\n\nThis is a reminder of your appointment on {date} at {time}.\n\nTo change it, call {phone}.\n\n{sender}"
+)
 
 
 class TimeRange(models.Func):
@@ -40,6 +55,7 @@ class SessionType(PublicModel):
         help_text="Clinical time that counts toward the level's weekly hours (ASAM bands)."
     )
     lead_roles = ArrayField(models.CharField(max_length=24), help_text="Staff roles that may lead this session.")
+    sends_reminders = models.BooleanField(default=True, help_text="Patients get reminders of these sessions.")
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -235,6 +251,8 @@ class Booking(PublicModel):
     )
     attendance_recorded_at = models.DateTimeField(null=True, blank=True)
     booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The patient replied C to a reminder.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["starts_at", "id"]
@@ -344,3 +362,213 @@ class WeeklyHours(Patient):
         proxy = True
         verbose_name = "program hours this week"
         verbose_name_plural = "program hours this week"
+
+
+# --- Reminders (DESIGN.md flow 4) -----------------------------------------------------------
+
+
+def _default_offsets() -> list[int]:
+    return [24 * 60, 2 * 60]
+
+
+class ReminderPolicy(models.Model):
+    """The one reminder policy of the deployment (admin-editable; `ReminderPolicy.current()`)."""
+
+    offsets_minutes = ArrayField(
+        models.PositiveIntegerField(),
+        default=_default_offsets,
+        help_text="Minutes before the session a reminder goes out, e.g. 1440, 120 (24 h and 2 h).",
+    )
+    # 8 a.m. to 9 p.m. in the recipient's zone: 47 CFR § 64.1200(c)(1), the design norm for
+    # reminders (clinical.md § 8.3).
+    window_start = models.TimeField(default=time(8, 0), help_text="Earliest local time a reminder may go out.")
+    window_end = models.TimeField(default=time(21, 0), help_text="Reminders go out before this local time.")
+    # One a day per patient mirrors the FCC 2015 healthcare exemption's cap (clinical.md § 8.2).
+    max_per_day = models.PositiveSmallIntegerField(
+        default=1, help_text="Reminders a patient receives per local day, all channels together."
+    )
+    sender_name = models.CharField(
+        max_length=40, default="Appointments", help_text="Neutral: it shows on the lock screen."
+    )
+    help_phone = models.CharField(
+        max_length=32, blank=True, help_text="The phone number a HELP reply gives (the front desk)."
+    )
+    sms_template = models.TextField(default=DEFAULT_SMS_TEMPLATE)
+    email_subject = models.CharField(max_length=120, default="Appointment reminder")
+    email_template = models.TextField(default=DEFAULT_EMAIL_TEMPLATE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "reminder policy"
+        constraints = [
+            models.CheckConstraint(name="reminder_policy_singleton", condition=Q(id=1)),
+            models.CheckConstraint(
+                name="reminder_policy_window_order",
+                condition=Q(window_start__lt=models.F("window_end")),
+                violation_error_message="The sending window must start before it ends.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Reminder policy"
+
+    def clean(self) -> None:
+        """Refuse wording that would reveal the kind of care or show patient data, a text
+        longer than one SMS, and offsets that repeat."""
+        extra = settings.REMINDER_EXTRA_REVEALING_WORDS
+        errors: dict[str, list[str]] = {}
+        for name in ("sms_template", "email_subject", "email_template", "sender_name"):
+            problems = reminder_content.template_problems(getattr(self, name) or "", extra_words=extra)
+            if problems:
+                errors[name] = problems
+        if "sms_template" not in errors and "sender_name" not in errors:
+            longest = reminder_content.render(
+                self.sms_template,
+                {**reminder_content.LONGEST_VALUES, "sender": self.sender_name, "phone": self.help_phone},
+            )
+            if len(longest) > reminder_content.SMS_MAX_CHARACTERS:
+                errors["sms_template"] = [
+                    f"With the longest date and time this text is {len(longest)} characters; keep it to "
+                    f"{reminder_content.SMS_MAX_CHARACTERS} (one text message)."
+                ]
+        if len(set(self.offsets_minutes or [])) != len(self.offsets_minutes or []):
+            errors["offsets_minutes"] = ["Each offset once."]
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def current(cls) -> ReminderPolicy:
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy
+
+
+class ReminderChannel(models.TextChoices):
+    SMS = "sms", "Text message"
+    EMAIL = "email", "Email"
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for its time"
+    CLAIMED = "claimed", "Being sent"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Not sent"
+
+
+class Reminder(models.Model):
+    """One reminder of one booking on one channel: the outbox row. Written, moved and
+    cancelled with its booking in the same transaction; claimed by the dispatcher with
+    SKIP LOCKED; sent under a row lock by the send task."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="reminders")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="reminders")
+    channel = models.CharField(max_length=8, choices=ReminderChannel.choices)
+    offset_minutes = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=ReminderStatus.choices, default=ReminderStatus.PENDING)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The backend deduplicates on it: one row, one message, however often it is retried.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider_message_id = models.CharField(max_length=64, blank=True)
+    provider_status = models.CharField(max_length=32, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Why it failed, was skipped or cancelled, in words staff can act on (never the text sent).
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["booking", "offset_minutes", "channel"], name="reminder_once_per_offset"),
+        ]
+        indexes = [
+            # The dispatcher's work grows with the reminders due, not with every reminder ever made.
+            models.Index(fields=["due_at"], name="reminder_pending_due", condition=Q(status="pending")),
+            models.Index(fields=["claimed_at"], name="reminder_claimed", condition=Q(status="claimed")),
+            models.Index(fields=["patient", "sent_at"], name="reminder_patient_sent"),
+            models.Index(
+                fields=["provider_message_id"], name="reminder_provider_id", condition=~Q(provider_message_id="")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} reminder {self.offset_minutes} min before"
+
+
+class OptOut(models.Model):
+    """A patient's opt-out of one channel (STOP by text, or recorded by staff). Its history
+    says when and how it changed."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="opt_outs")
+    channel = models.CharField(max_length=8, choices=ReminderChannel.choices)
+    opted_out = models.BooleanField(default=True)
+    changed_at = models.DateTimeField()
+    changed_via = models.CharField(max_length=16, choices=[("sms_reply", "Text reply"), ("staff", "Staff")])
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "channel"], name="opt_out_once_per_channel")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {'opted out' if self.opted_out else 'receiving'}"
+
+
+class StaffTaskKind(models.TextChoices):
+    REMINDER_FAILED = "reminder_failed", "Reminder failed"
+    RESCHEDULE_REQUEST = "reschedule_request", "Patient asked to reschedule"
+    REPLY_TO_READ = "reply_to_read", "Patient reply to read"
+
+
+class StaffTask(PublicModel):
+    """Something the front desk must do: a reminder that could not go, a patient who asked
+    for a call, a reply the system did not understand."""
+
+    kind = models.CharField(max_length=24, choices=StaffTaskKind.choices)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="staff_tasks")
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reminder = models.ForeignKey(Reminder, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    inbound = models.ForeignKey(
+        "scheduling.InboundMessage", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    detail = models.CharField(max_length=300, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["created_at"], name="staff_task_open", condition=Q(done_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class InboundMessage(models.Model):
+    """A text a patient (or anyone) sent to the clinic's number. Kept whole for staff; an
+    unknown number's text is kept and answered with nothing."""
+
+    provider_message_id = models.CharField(max_length=64, unique=True)
+    from_number = models.CharField(max_length=32)
+    body = models.TextField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=24, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Text received {self.received_at:%Y-%m-%d %H:%M}"

@@ -35,6 +35,7 @@ from scheduling.services import (
     refusing_double_booking,
     room_is_exclusive,
 )
+from scheduling.services.reminders import reminders_plan
 from scheduling.session_types import FAMILY
 
 # What a family session shares with the family members present (42 CFR Part 2): the
@@ -140,6 +141,7 @@ def appointment_create(
     FamilyParticipant.objects.bulk_create(
         FamilyParticipant(booking=booking, contact=contact, consent=consent) for contact, consent in participants
     )
+    reminders_plan([booking.pk])
     audit_record(
         audit_target_for(booking, patient_path="patient"), action=AuditAction.CREATE, actor=by, request=request
     )
@@ -184,6 +186,7 @@ def session_reschedule(
         session.save(update_fields=["starts_at", "ends_at", "updated_at"])
         staff.update(starts_at=starts_at, ends_at=ends_at)
         bookings.update(starts_at=starts_at, ends_at=ends_at, updated_at=timezone.now())
+    reminders_plan(bookings.values_list("pk", flat=True))
     audit_record_many(
         (audit_target_for(b, patient_path="patient") for b in bookings.select_related("patient")),
         action=AuditAction.UPDATE,
@@ -207,6 +210,7 @@ def session_cancel(*, session: Session, reason: str, by: Any, request: HttpReque
     Booking.objects.filter(pk__in=[b.pk for b in bookings]).update(
         status=BookingStatus.CANCELLED, cancelled_by=CancelledBy.CLINIC, cancelled_at=now, updated_at=now
     )
+    reminders_plan(b.pk for b in bookings)
     audit_record_many(
         (audit_target_for(b, patient_path="patient") for b in bookings),
         action=AuditAction.UPDATE,

@@ -26,6 +26,7 @@ from scheduling.models import (
     TrackEnrollment,
 )
 from scheduling.services import SCHEDULERS, check_admitted, refusing_double_booking
+from scheduling.services.reminders import reminders_plan
 
 
 def _audit(booking: Booking, by: Any, request: HttpRequest | None, action: AuditAction, reason: str = "") -> None:
@@ -78,6 +79,7 @@ def booking_create(*, session: Session, patient: Patient, by: Any, request: Http
         )
     check_admitted(patient, session.session_type)
     booking = booking_place(session=session, patient=patient, by=by)
+    reminders_plan([booking.pk])
     _audit(booking, by, request, AuditAction.CREATE)
     return booking
 
@@ -118,6 +120,7 @@ def booking_cancel(
             status=SessionStatus.CANCELLED, cancelled_at=now, cancel_reason="The booking was cancelled", updated_at=now
         )
         SessionStaff.objects.filter(session=session).update(is_active=False)
+    reminders_plan([booking.pk])
     _audit(booking, by, request, AuditAction.UPDATE, reason)
     return booking
 

@@ -39,6 +39,7 @@ from scheduling.services import (
     room_is_exclusive,
 )
 from scheduling.services.bookings import booking_place
+from scheduling.services.reminders import reminders_plan
 
 TRACK_MANAGERS = frozenset({Role.CLINIC_ADMIN})
 
@@ -231,6 +232,7 @@ def track_generate(*, track: GroupTrack) -> GenerationReport:
         for enrollment in enrollments:
             if enrollment.started_on <= timezone.localdate(starts_at):
                 report.booked += _book_quietly(session, enrollment, report)
+        reminders_plan(Booking.objects.filter(session=session).values_list("pk", flat=True))
     return report
 
 
@@ -285,6 +287,7 @@ def enrollment_create(
     ).select_for_update()
     for session in sessions:
         report.booked += _book_quietly(session, enrollment, report)
+    reminders_plan(Booking.objects.filter(enrollment=enrollment).values_list("pk", flat=True))
     audit_record(
         audit_target_for(enrollment, patient_path="patient"), action=AuditAction.CREATE, actor=by, request=request
     )
@@ -303,9 +306,12 @@ def enrollment_end(
     now = timezone.now()
     enrollment.ended_on = timezone.localdate()
     enrollment.save(update_fields=["ended_on", "updated_at"])
-    cancelled = Booking.objects.filter(enrollment=enrollment, status=BookingStatus.BOOKED, starts_at__gt=now).update(
+    future = Booking.objects.filter(enrollment=enrollment, status=BookingStatus.BOOKED, starts_at__gt=now)
+    ids = list(future.values_list("pk", flat=True))
+    cancelled = Booking.objects.filter(pk__in=ids).update(
         status=BookingStatus.CANCELLED, cancelled_by=CancelledBy.CLINIC, cancelled_at=now, updated_at=now
     )
+    reminders_plan(ids)
     audit_record(
         audit_target_for(enrollment, patient_path="patient"), action=AuditAction.UPDATE, actor=by, request=request
     )
