@@ -491,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
         connection.close()
 
         results: dict[str, LoadResult] = {}
-        order = ["healthz", "auth_me", "week_view", "patients_desk", "patients_clinician", "booking_create", "healthz_after"]
+        order = ["healthz", "auth_me", "week_view", "patients_desk", "patients_clinician", "booking_create"]
+        order.append("healthz_after")
         for name in order:
             target = targets[name.removesuffix("_after")]
             print(f"  loading {name} ({args.clients} clients, {args.warmup:g}+{args.duration:g} s) ...", flush=True)

@@ -243,6 +243,9 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio
 TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
 # Seconds to wait for Twilio (connect, and then for its answer) before calling it a passing fault.
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10)
+# The public scheme and host Twilio calls our webhooks on (e.g. https://clinic.example.org),
+# for checking their signatures behind a proxy; empty: the request's own URL.
+TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default="")
 
 # --- Clinic rules -------------------------------------------------------------------------
 # Days ahead at which a location or staff licence or accreditation counts as expiring.

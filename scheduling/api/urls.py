@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scheduling.api import views
+from scheduling.api import views, webhooks
 
 router = SimpleRouter()
 router.register("session-types", views.SessionTypeViewSet, basename="session-type")
@@ -16,4 +16,12 @@ router.register("calendar-feeds", views.CalendarFeedViewSet, basename="calendar-
 urlpatterns = [
     path("calendar/<str:token>.ics", views.CalendarFeedView.as_view(), name="calendar-feed"),
     *router.urls,
+]
+
+# Twilio's webhooks live at the top level, not under /api/v1/: Twilio signs each request instead
+# of presenting a token. clinic/urls.py mounts them with
+# path("webhooks/twilio/", include(webhook_urlpatterns)).
+webhook_urlpatterns = [
+    path("sms/", webhooks.twilio_inbound_sms, name="twilio-inbound-sms"),
+    path("status/", webhooks.twilio_status_callback, name="twilio-status-callback"),
 ]

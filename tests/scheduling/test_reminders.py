@@ -217,7 +217,7 @@ def test_dispatch_enqueues_only_after_the_claim_commits_and_survives_a_broker_fa
 ):
     book(texted())
     clock.move_to("2026-11-23 15:00:01+00:00")
-    enqueued = []
+    enqueued: list[int] = []
     with django_capture_on_commit_callbacks(execute=True):
         assert reminders_dispatch(enqueue=enqueued.extend) == 1
     assert len(enqueued) == 1
@@ -339,6 +339,7 @@ def test_a_transient_error_retries_with_backoff_then_fails_after_the_limit(texte
     row = Reminder.objects.get(pk=pk)
     # The lease runs from the planned retry: the dispatcher does not claim it meanwhile.
     assert row.status == "claimed"
+    assert row.claimed_at is not None
     assert row.claimed_at > timezone.now()
     assert reminders_claim() == []
     assert reminder_send(pk).status == "failed"
