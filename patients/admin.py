@@ -31,6 +31,7 @@ from patients.selectors import intake_latest, patients_at_level
 from patients.services import mrn_next, referral_convert
 from patients.services.episodes import episode_admit
 from patients.services.intake import intake_check_date, intake_decide, intake_record
+from patients.signals import reminder_contact_changed
 
 
 class ContactInline(admin.TabularInline):
@@ -81,6 +82,10 @@ class CurrentLevelFilter(admin.SimpleListFilter):
         return patients_at_level(queryset, code) if code else queryset
 
 
+# What reminders are planned from: a change re-plans the patient's future reminders.
+REMINDER_CONTACT_FIELDS = {"reminder_channel", "phone", "email", "time_zone"}
+
+
 @admin.register(Patient)
 class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
     patient_path = ""
@@ -100,6 +105,8 @@ class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
         if not change:
             obj.mrn = mrn_next()
         super().save_model(request, obj, form, change)
+        if change and set(form.changed_data) & REMINDER_CONTACT_FIELDS:
+            reminder_contact_changed.send(sender=Patient, patient_id=obj.pk)
 
     @admin.action(description="Admit today to the level decided at intake", permissions=["change"])
     def admit_as_decided_at_intake(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:

@@ -233,18 +233,23 @@ class SessionAdmin(ReadOnlyModelAdmin):
                 self.message_user(request, f"{session}: cancelled.")
 
 
+class FrontOfficeRowsAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+    """Rows about one patient each, listed for whoever may see that patient's scheduling
+    (the front office: every patient; clinical staff: their care teams'), audited."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path="patient", clinical=False
+        )
+
+
 @admin.register(Booking)
-class BookingAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+class BookingAdmin(FrontOfficeRowsAdmin):
     list_display = ["starts_at", "patient", "session", "status", "cancelled_by", "late_cancellation", "attendance"]
     list_filter = ["status", "cancelled_by", "late_cancellation", "attendance"]
     list_select_related = ["patient", "session__session_type"]
     search_fields = ["=patient__mrn", "patient__legal_last_name"]
     date_hierarchy = "starts_at"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
-        return scope_to_visible_patients(
-            super().get_queryset(request), request.user, patient_path="patient", clinical=False
-        )
 
 
 class BandFilter(admin.SimpleListFilter):
@@ -298,18 +303,13 @@ class WeeklyHoursAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
 
 
 @admin.register(TrackEnrollment)
-class TrackEnrollmentAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+class TrackEnrollmentAdmin(FrontOfficeRowsAdmin):
     """Read-only: enrolment books and cancels sessions, so it goes through the service (API)."""
 
     list_display = ["patient", "track", "started_on", "ended_on"]
     list_filter = ["track", ("ended_on", admin.EmptyFieldListFilter)]
     list_select_related = ["patient", "track"]
     search_fields = ["=patient__mrn", "patient__legal_last_name", "track__name"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[TrackEnrollment]:
-        return scope_to_visible_patients(
-            super().get_queryset(request), request.user, patient_path="patient", clinical=False
-        )
 
 
 @admin.register(LevelChangeReview)
@@ -352,7 +352,7 @@ class ReminderPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+class ReminderAdmin(FrontOfficeRowsAdmin):
     """The outbox, for looking into what went out, what did not, and why (never the text)."""
 
     list_display = ["due_at", "patient", "channel", "offset_minutes", "status", "attempts", "sent_at", "reason"]
@@ -361,11 +361,6 @@ class ReminderAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
     search_fields = ["=patient__mrn", "patient__legal_last_name"]
     date_hierarchy = "due_at"
     raw_id_fields = ["booking", "patient"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
-        return scope_to_visible_patients(
-            super().get_queryset(request), request.user, patient_path="patient", clinical=False
-        )
 
 
 class OpenFilter(admin.SimpleListFilter):
@@ -384,24 +379,16 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(StaffTask)
-class StaffTaskAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+class StaffTaskAdmin(FrontOfficeRowsAdmin):
     """The desk's queue: reminders that could not go, patients who asked for a call, replies
     to read. "Mark done" records who dealt with each."""
 
     list_display = ["created_at", "kind", "patient", "booking", "detail", "done_at", "done_by"]
     list_filter = [OpenFilter, "kind"]
-    list_select_related = ["patient", "booking__session__session_type", "done_by"]
+    list_select_related = ["patient", "booking__session__session_type", "done_by", "inbound"]
     search_fields = ["=patient__mrn", "patient__legal_last_name"]
     readonly_fields = ["inbound_text"]
     actions = ["mark_done"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[StaffTask]:
-        return scope_to_visible_patients(
-            super().get_queryset(request).select_related("inbound"),
-            request.user,
-            patient_path="patient",
-            clinical=False,
-        )
 
     @admin.display(description="what the patient wrote")
     def inbound_text(self, task: StaffTask) -> str:
@@ -418,15 +405,10 @@ class StaffTaskAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+class OptOutAdmin(FrontOfficeRowsAdmin):
     """Who has stopped which channel, when and how (a STOP text, or staff)."""
 
     list_display = ["patient", "channel", "opted_out", "changed_at", "changed_via", "changed_by"]
     list_filter = ["channel", "opted_out", "changed_via"]
     list_select_related = ["patient", "changed_by"]
     search_fields = ["=patient__mrn", "patient__legal_last_name"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OptOut]:
-        return scope_to_visible_patients(
-            super().get_queryset(request), request.user, patient_path="patient", clinical=False
-        )

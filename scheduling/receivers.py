@@ -5,7 +5,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from patients.signals import level_of_care_changed
+from patients.signals import level_of_care_changed, reminder_contact_changed
 
 
 @receiver(level_of_care_changed, dispatch_uid="scheduling.level_change_review")
@@ -27,3 +27,11 @@ def propose_schedule_review(
     level_change_review_propose(
         episode_id=episode_id, from_level_id=from_level_id, to_level_id=to_level_id, effective_on=effective_on
     )
+
+
+@receiver(reminder_contact_changed, dispatch_uid="scheduling.reminders_replan")
+def replan_reminders(sender: Any, *, patient_id: int, **kwargs: Any) -> None:
+    from patients.models import Patient
+    from scheduling.services.reminders import reminders_for_patient_replan
+
+    reminders_for_patient_replan(Patient.objects.get(pk=patient_id))

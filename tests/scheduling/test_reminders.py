@@ -410,3 +410,27 @@ def test_reminder_rows_carry_no_text(texted, book):
     field_names = {f.name for f in Reminder._meta.get_fields()}
     assert not {"body", "text", "to", "phone"} & field_names
     assert Reminder.objects.filter(booking=booking).exists()
+
+
+def test_changing_the_channel_in_the_admin_replans_future_reminders(texted, book, rf, make_user):
+    from django.contrib import admin as django_admin
+    from django.forms.models import model_to_dict
+
+    from patients.models import Patient
+
+    patient = texted()
+    booking = book(patient)
+    request = rf.post("/admin/patients/patient/")
+    request.user = make_user(Role.ADMISSIONS)
+    model_admin = django_admin.site._registry[Patient]
+    data = {k: v for k, v in model_to_dict(patient).items() if v is not None}
+    data.update(reminder_channel="email", email="pat@example.org", phone=str(patient.phone))
+    form = model_admin.get_form(request, patient, change=True)(data, instance=patient)
+    assert form.is_valid(), form.errors
+    model_admin.save_model(request, form.save(commit=False), form, True)
+    assert rows(booking) == {
+        (1440, "sms"): ("cancelled", utc(datetime(2026, 11, 23, 10, 0, tzinfo=NY))),
+        (120, "sms"): ("cancelled", utc(datetime(2026, 11, 24, 8, 0, tzinfo=NY))),
+        (1440, "email"): ("pending", utc(datetime(2026, 11, 23, 10, 0, tzinfo=NY))),
+        (120, "email"): ("pending", utc(datetime(2026, 11, 24, 8, 0, tzinfo=NY))),
+    }
