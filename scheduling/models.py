@@ -21,7 +21,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from clinic.models import PublicModel
-from patients.models import Patient
+from patients.models import Patient, ReminderChannel
 from scheduling import reminder_content
 
 # Reminder wording: neutral (no program, drug, diagnosis or "recovery": clinical.md § 6.5),
@@ -444,9 +444,14 @@ class ReminderPolicy(models.Model):
         return policy
 
 
-class ReminderChannel(models.TextChoices):
-    SMS = "sms", "Text message"
-    EMAIL = "email", "Email"
+# The channels a reminder goes by: the patient's own choices (patients.ReminderChannel)
+# without "none".
+SENDING_CHANNELS = [(c.value, c.label) for c in (ReminderChannel.SMS, ReminderChannel.EMAIL)]
+
+
+class OptOutVia(models.TextChoices):
+    SMS_REPLY = "sms_reply", "Text reply"
+    STAFF = "staff", "Staff"
 
 
 class ReminderStatus(models.TextChoices):
@@ -467,7 +472,7 @@ class Reminder(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="reminders")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="reminders")
-    channel = models.CharField(max_length=8, choices=ReminderChannel.choices)
+    channel = models.CharField(max_length=8, choices=SENDING_CHANNELS)
     offset_minutes = models.PositiveIntegerField()
     due_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=ReminderStatus.choices, default=ReminderStatus.PENDING)
@@ -507,10 +512,10 @@ class OptOut(models.Model):
     says when and how it changed."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="opt_outs")
-    channel = models.CharField(max_length=8, choices=ReminderChannel.choices)
+    channel = models.CharField(max_length=8, choices=SENDING_CHANNELS)
     opted_out = models.BooleanField(default=True)
     changed_at = models.DateTimeField()
-    changed_via = models.CharField(max_length=16, choices=[("sms_reply", "Text reply"), ("staff", "Staff")])
+    changed_via = models.CharField(max_length=16, choices=OptOutVia.choices)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -67,17 +67,26 @@ def _channel(patient: Patient) -> str | None:
     return None
 
 
+def _unwanted(booking: Booking, channel: str, opted_out: set[tuple[int, str]]) -> str | None:
+    """Why `booking` gets no reminder on `channel` (in words for the row's reason), or None
+    when it does. One rule for planning and for the re-check before a send."""
+    if booking.status != BookingStatus.BOOKED:
+        return "The appointment was cancelled."
+    if booking.session.status != SessionStatus.SCHEDULED:
+        return "The session was cancelled."
+    if not booking.session.session_type.sends_reminders:
+        return "Reminders are off for this kind of session."
+    if _channel(booking.patient) != channel:
+        return "The patient's reminder channel changed."
+    if (booking.patient_id, channel) in opted_out:
+        return "The patient opted out of this channel."
+    return None
+
+
 def _wanted(booking: Booking, policy: ReminderPolicy, opted_out: set[tuple[int, str]], now: datetime) -> dict:
     """{(offset, channel): due_at} this booking should have now."""
-    session = booking.session
     channel = _channel(booking.patient)
-    if (
-        booking.status != BookingStatus.BOOKED
-        or session.status != SessionStatus.SCHEDULED
-        or not session.session_type.sends_reminders
-        or channel is None
-        or (booking.patient_id, channel) in opted_out
-    ):
+    if channel is None or _unwanted(booking, channel, opted_out):
         return {}
     zone, window = ZoneInfo(str(booking.patient.time_zone)), window_of(policy)
     wanted = {}
@@ -131,15 +140,22 @@ def reminders_plan(booking_ids: Iterable[int]) -> None:
                 # Wanted again (a booking moved back into reach): the same row, pending again.
                 row.status, row.due_at, row.reason, row.claimed_at = ReminderStatus.PENDING, due, "", None
                 update.append(row)
-    # What is left of the existing rows is no longer wanted.
-    cancel = [row.pk for row in existing.values() if row.status == ReminderStatus.PENDING]
+    # What is left of the existing rows is no longer wanted; each says why.
+    bookings_by_id = {b.pk: b for b in bookings}
+    cancel: dict[str, list[int]] = {}
+    for row in existing.values():
+        if row.status == ReminderStatus.PENDING:
+            reason = _unwanted(bookings_by_id[row.booking_id], row.channel, opted_out) or (
+                "The appointment moved: this reminder no longer falls before it."
+            )
+            cancel.setdefault(reason, []).append(row.pk)
     for row in update:
         row.updated_at = now
     Reminder.objects.bulk_create(create)
     Reminder.objects.bulk_update(update, ["status", "due_at", "reason", "claimed_at", "updated_at"])
-    if cancel:
-        Reminder.objects.filter(pk__in=cancel, status=ReminderStatus.PENDING).update(
-            status=ReminderStatus.CANCELLED, reason="The appointment was cancelled or moved.", updated_at=now
+    for reason, pks in cancel.items():
+        Reminder.objects.filter(pk__in=pks, status=ReminderStatus.PENDING).update(
+            status=ReminderStatus.CANCELLED, reason=reason, updated_at=now
         )
 
 
@@ -224,17 +240,16 @@ def _finish(reminder: Reminder, status: str, reason: str = "", **fields: Any) ->
 
 def _why_not(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
     """(status, reason) when the reminder must not go out, after the re-check."""
-    booking, patient = reminder.booking, reminder.patient
-    if booking.status != BookingStatus.BOOKED:
-        return ReminderStatus.CANCELLED, "The appointment was cancelled."
-    if booking.session.status != SessionStatus.SCHEDULED:
-        return ReminderStatus.CANCELLED, "The session was cancelled."
-    if booking.starts_at <= now:
+    opted_out = set(
+        OptOut.objects.filter(patient=reminder.patient, channel=reminder.channel, opted_out=True).values_list(
+            "patient_id", "channel"
+        )
+    )
+    reason = _unwanted(reminder.booking, reminder.channel, opted_out)
+    if reason:
+        return ReminderStatus.CANCELLED, reason
+    if reminder.booking.starts_at <= now:
         return ReminderStatus.SKIPPED, "The appointment had started before the reminder could go."
-    if _channel(patient) != reminder.channel:
-        return ReminderStatus.CANCELLED, "The patient's reminder channel changed."
-    if OptOut.objects.filter(patient=patient, channel=reminder.channel, opted_out=True).exists():
-        return ReminderStatus.CANCELLED, "The patient opted out of this channel."
     return None
 
 
@@ -267,7 +282,9 @@ def _deliver(reminder: Reminder, policy: ReminderPolicy) -> messaging.SmsResult:
     return messaging.SmsResult(provider_message_id=f"email-{key}", status="sent")
 
 
-def _fail(reminder: Reminder, reason: str) -> None:
+def reminder_fail(reminder: Reminder, reason: str) -> None:
+    """A reminder that will not reach the patient: failed, with the reason, into the desk's
+    queue (a refused send here, or a delivery report that it never arrived)."""
     _finish(reminder, ReminderStatus.FAILED, reason, claimed_at=None)
     StaffTask.objects.create(
         kind=StaffTaskKind.REMINDER_FAILED,
@@ -314,11 +331,11 @@ def reminder_send(reminder_id: int, *, attempt_limit: int | None = None) -> Outc
     try:
         result = _deliver(reminder, policy)
     except SmsPermanentError as exc:
-        _fail(reminder, exc.reason)
+        reminder_fail(reminder, exc.reason)
         return Outcome(ReminderStatus.FAILED)
     except SmsTransientError as exc:
         if reminder.attempts >= limit:
-            _fail(reminder, f"Gave up after {reminder.attempts} attempts: {exc.reason}")
+            reminder_fail(reminder, f"Gave up after {reminder.attempts} attempts: {exc.reason}")
             return Outcome(ReminderStatus.FAILED)
         wait = exc.retry_after or settings.REMINDER_RETRY_BASE_SECONDS * 2 ** (reminder.attempts - 1)
         # The lease runs from the planned retry, so the dispatcher does not claim it twice.

@@ -31,10 +31,12 @@ from clinic.messaging import TWILIO_PERMANENT_REASONS
 from clinic.models import AuditAction
 from patients.models import Patient
 from scheduling.models import (
+    SENDING_CHANNELS,
     Booking,
     BookingStatus,
     InboundMessage,
     OptOut,
+    OptOutVia,
     Reminder,
     ReminderChannel,
     ReminderPolicy,
@@ -43,13 +45,9 @@ from scheduling.models import (
     StaffTask,
     StaffTaskKind,
 )
-from scheduling.services.reminders import reminders_for_patient_replan
+from scheduling.services.reminders import reminder_fail, reminders_for_patient_replan
 
 logger = logging.getLogger(__name__)
-
-# OptOut.changed_via
-VIA_SMS_REPLY = "sms_reply"
-VIA_STAFF = "staff"
 
 
 class Intent(StrEnum):
@@ -170,9 +168,9 @@ def opt_out_set(
     """Record that `patient` does (opted_out=True) or does not want messages on `channel`,
     cancel or re-plan their pending reminders to match, and audit the change. Setting what
     is already recorded changes nothing (the history keeps the first change)."""
-    if channel not in ReminderChannel.values:
+    if channel not in dict(SENDING_CHANNELS):
         raise ApplicationError(f"Unknown channel {channel!r}.", extra={"fields": {"channel": ["Unknown."]}})
-    if via not in (VIA_SMS_REPLY, VIA_STAFF):
+    if via not in OptOutVia.values:
         raise ApplicationError(f"Unknown opt-out source {via!r}.", extra={"fields": {"via": ["Unknown."]}})
     # A STOP and a send of this patient's reminder serialise on the patient row: reminder_send
     # holds it (FOR NO KEY UPDATE) while it re-checks opt-outs and sends, so either the send
@@ -192,19 +190,15 @@ def opt_out_set(
             "changed_by": by if by is not None and getattr(by, "is_authenticated", False) else None,
         },
     )
-    if opted_out:
-        # Said here rather than left to reminders_plan, whose reason is about appointments.
-        Reminder.objects.filter(patient=patient, channel=channel, status=ReminderStatus.PENDING).update(
-            status=ReminderStatus.CANCELLED, reason="The patient opted out of this channel.", updated_at=now
-        )
-    # Opting back in brings the future bookings' reminders back; opting out cancels any left.
+    # Opting out cancels the channel's pending reminders (saying why); opting back in brings
+    # the future bookings' reminders back.
     reminders_for_patient_replan(patient)
     audit_record(
         audit_target_for(row, patient_path="patient"),
         action=AuditAction.CREATE if created else AuditAction.UPDATE,
         actor=by,
         request=request,
-        via="sms" if via == VIA_SMS_REPLY else "api",
+        via="sms" if via == OptOutVia.SMS_REPLY else "api",
     )
     return row
 
@@ -330,7 +324,7 @@ def _opt(inbound: InboundMessage, patients: list[Patient], *, opted_out: bool) -
     # Every patient on the number: whoever wrote, the phone's owner wants no more texts (or
     # wants them back), and a STOP that left a sibling's reminders running would not be honoured.
     for patient in patients:
-        opt_out_set(patient=patient, channel=ReminderChannel.SMS, opted_out=opted_out, via=VIA_SMS_REPLY)
+        opt_out_set(patient=patient, channel=ReminderChannel.SMS, opted_out=opted_out, via=OptOutVia.SMS_REPLY)
     inbound.patient = _likely_patient(patients)
     return Action.STOPPED if opted_out else Action.STARTED
 
@@ -471,14 +465,9 @@ def status_callback_handle(*, provider_message_id: str, message_status: str, err
     if status in _DELIVERED and reminder.status == ReminderStatus.SENT:
         reminder.status = ReminderStatus.DELIVERED
     elif status in _NOT_DELIVERED and reminder.status in (ReminderStatus.SENT, ReminderStatus.DELIVERED):
-        reminder.status, reminder.reason = ReminderStatus.FAILED, failure_reason(status, error_code)[:300]
-        StaffTask.objects.create(
-            kind=StaffTaskKind.REMINDER_FAILED,
-            patient_id=reminder.patient_id,
-            booking_id=reminder.booking_id,
-            reminder=reminder,
-            detail=reminder.reason,
-        )
+        reminder_fail(reminder, failure_reason(status, error_code))
+        logger.info("sms status callback applied: reminder=%s status=%s", reminder.pk, status)
+        return True
     reminder.save(update_fields=["provider_status", "status", "reason", "updated_at"])
     logger.info("sms status callback applied: reminder=%s status=%s", reminder.pk, status)
     return True

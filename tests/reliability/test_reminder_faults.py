@@ -31,6 +31,17 @@ def dispatch_to(broker_url: str) -> int:
         return reminders_dispatch(enqueue=enqueue)
 
 
+def env_for(twilio_fake, settings) -> dict[str, str]:
+    """A worker's settings for sending through the fake Twilio."""
+    return {
+        "SMS_BACKEND": "clinic.messaging.TwilioSmsBackend",
+        "SMS_FROM_NUMBER": settings.SMS_FROM_NUMBER,
+        "TWILIO_ACCOUNT_SID": twilio_fake.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio_fake.auth_token,
+        "TWILIO_API_BASE_URL": twilio_fake.base_url,
+    }
+
+
 def sent_keys(path: Path) -> Counter[str]:
     if not path.exists():
         return Counter()
@@ -80,13 +91,7 @@ def test_with_a_backend_that_honours_the_key_a_kill_duplicates_nothing(
 ):
     settings.REMINDER_CLAIM_LEASE_SECONDS = 8
     ids = due_reminders(300)
-    twilio_env = {
-        "SMS_BACKEND": "clinic.messaging.TwilioSmsBackend",
-        "SMS_FROM_NUMBER": settings.SMS_FROM_NUMBER,
-        "TWILIO_ACCOUNT_SID": twilio_fake.account_sid,
-        "TWILIO_AUTH_TOKEN": twilio_fake.auth_token,
-        "TWILIO_API_BASE_URL": twilio_fake.base_url,
-    }
+    twilio_env = env_for(twilio_fake, settings)
     first = workers(**twilio_env)
     assert dispatch_to(redis_server.url) == 300
     wait_for(lambda: len(twilio_fake.messages) >= 60, timeout=120, what="60 sends before the kill")
@@ -100,6 +105,22 @@ def test_with_a_backend_that_honours_the_key_a_kill_duplicates_nothing(
     delivered = Counter(message.request.idempotency_token for message in twilio_fake.messages)
     assert len(delivered) == 300
     assert set(delivered.values()) == {1}
+
+
+def test_the_worker_retries_a_transient_failure_until_it_goes(
+    due_reminders, workers, redis_server, twilio_fake, settings
+):
+    """Twilio answers 503 to the first four sends: the task retries itself through the
+    queue (Celery's retry, waits doubling from REMINDER_RETRY_BASE_SECONDS), with no
+    dispatcher run in between, until every reminder is sent once."""
+    ids = due_reminders(3)
+    twilio_fake.fail_next(count=4, status=503)
+    workers(**env_for(twilio_fake, settings), REMINDER_RETRY_BASE_SECONDS="1")
+    assert dispatch_to(redis_server.url) == 3
+    wait_for(lambda: statuses(ids) == {"sent": 3}, timeout=90, what="3 reminders sent after retries")
+    assert sum(Reminder.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == 3 + 4
+    assert len(twilio_fake.messages) == 3
+    assert len(twilio_fake.requests) == 3 + 4
 
 
 def test_with_redis_down_bookings_wait_and_go_out_when_it_is_back(due_reminders, workers, redis_server, settings):
