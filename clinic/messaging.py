@@ -65,6 +65,11 @@ class SmsPermanentError(SmsError):
     """Do not try again: the same request would be refused the same way (bad number, opted out...)."""
 
 
+class SmsUnsubscribedError(SmsPermanentError):
+    """The recipient has stopped texts at the provider (replied STOP to the carrier or to the
+    provider): record the opt-out, and text them again only after they send START."""
+
+
 class SmsBackend:
     def send(self, message: SmsMessage) -> SmsResult:
         raise NotImplementedError
@@ -121,6 +126,8 @@ TWILIO_PERMANENT_REASONS = {
     "21614": "The provider says the number is not a mobile number, so it cannot receive texts",
     "20003": "The provider refused the clinic's credentials (check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)",
 }
+# Refusals that mean the recipient has opted out at the provider (Twilio keeps its own STOP list).
+TWILIO_UNSUBSCRIBED_CODES = frozenset({"21610"})
 
 
 class TwilioSmsBackend(SmsBackend):
@@ -221,6 +228,8 @@ class TwilioSmsBackend(SmsBackend):
             return SmsTransientError(f"The provider had a problem of its own ({where}).", code=code)
         if 400 <= http < 500:
             known = TWILIO_PERMANENT_REASONS.get(code)
+            if code in TWILIO_UNSUBSCRIBED_CODES:
+                return SmsUnsubscribedError(f"{known} (Twilio {code}).", code=code)
             if known:
                 return SmsPermanentError(f"{known} (Twilio {code}).", code=code)
             return SmsPermanentError(f"The provider refused the message ({where}).", code=code)

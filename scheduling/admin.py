@@ -15,6 +15,7 @@ from clinic.audit import audit_record_many, audit_target_for
 from clinic.errors import ApplicationError
 from clinic.models import AuditAction
 from patients.access import scope_to_visible_patients
+from patients.models import Patient
 from scheduling import selectors
 from scheduling.hours import Week, band_status
 from scheduling.models import (
@@ -23,6 +24,7 @@ from scheduling.models import (
     GroupTrack,
     LevelChangeReview,
     OptOut,
+    OptOutVia,
     Reminder,
     ReminderPolicy,
     Session,
@@ -33,7 +35,7 @@ from scheduling.models import (
 )
 from scheduling.services.appointments import session_cancel
 from scheduling.services.bookings import attendance_record
-from scheduling.services.reminders import staff_tasks_done
+from scheduling.services.reminders import opt_out_set, staff_tasks_done
 from scheduling.services.tracks import track_create, track_generate, track_update
 
 
@@ -243,6 +245,26 @@ class FrontOfficeRowsAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
         )
 
 
+_REMINDER_COLUMNS = ["due_at", "channel", "offset_minutes", "status", "attempts", "sent_at", "provider_status", "reason"]
+
+
+class ReminderInline(admin.TabularInline):
+    """A booking's reminders and where each stands (never the text)."""
+
+    model = Reminder
+    fields = tuple(_REMINDER_COLUMNS)
+    readonly_fields = _REMINDER_COLUMNS
+    ordering = ["due_at", "channel"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Booking)
 class BookingAdmin(FrontOfficeRowsAdmin):
     list_display = ["starts_at", "patient", "session", "status", "cancelled_by", "late_cancellation", "attendance"]
@@ -250,6 +272,7 @@ class BookingAdmin(FrontOfficeRowsAdmin):
     list_select_related = ["patient", "session__session_type"]
     search_fields = ["=patient__mrn", "patient__legal_last_name"]
     date_hierarchy = "starts_at"
+    inlines = [ReminderInline]
 
 
 class BandFilter(admin.SimpleListFilter):
@@ -405,10 +428,46 @@ class StaffTaskAdmin(FrontOfficeRowsAdmin):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(FrontOfficeRowsAdmin):
-    """Who has stopped which channel, when and how (a STOP text, or staff)."""
+class OptOutAdmin(ServiceSavedAdminMixin, FrontOfficeRowsAdmin):
+    """Who has stopped which channel, when and how (a STOP text, staff, or the SMS provider).
+    Staff record a patient's spoken request here; saving goes through the same service as a
+    STOP text, which cancels or re-plans the patient's reminders. History keeps every change."""
 
     list_display = ["patient", "channel", "opted_out", "changed_at", "changed_via", "changed_by"]
     list_filter = ["channel", "opted_out", "changed_via"]
     list_select_related = ["patient", "changed_by"]
     search_fields = ["=patient__mrn", "patient__legal_last_name"]
+    autocomplete_fields = ["patient"]
+    fields = ["patient", "channel", "opted_out", "changed_at", "changed_via", "changed_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("scheduling.add_optout")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("scheduling.change_optout")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        made = ["changed_at", "changed_via", "changed_by"]
+        return made if obj is None else ["patient", "channel", *made]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "patient":  # only patients this user may see, whatever the form posts
+            kwargs["queryset"] = scope_to_visible_patients(
+                Patient.objects.all(), request.user, patient_path="", clinical=False
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        try:
+            row = opt_out_set(
+                patient=obj.patient,
+                channel=obj.channel,
+                opted_out=obj.opted_out,
+                via=OptOutVia.STAFF,
+                by=request.user,
+                request=request,
+            )
+        except ApplicationError as error:
+            raise self.service_refused(request, error.message) from error
+        form.instance = row  # the admin's log entry and redirect name the saved row
+        obj.pk = row.pk

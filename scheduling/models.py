@@ -452,6 +452,7 @@ SENDING_CHANNELS = [(c.value, c.label) for c in (ReminderChannel.SMS, ReminderCh
 class OptOutVia(models.TextChoices):
     SMS_REPLY = "sms_reply", "Text reply"
     STAFF = "staff", "Staff"
+    PROVIDER = "provider", "SMS provider (unsubscribed there)"
 
 
 class ReminderStatus(models.TextChoices):

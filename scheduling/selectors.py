@@ -1,9 +1,10 @@
-"""Scheduling reads: sessions and rosters, calendars, weekly program hours."""
+"""Scheduling reads: sessions and rosters, calendars, weekly program hours, the reminders' day."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import (
     Case,
@@ -25,10 +26,22 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from patients.models import EpisodeOfCare, Patient
+from patients.models import EpisodeOfCare, Patient, ReminderChannel
 from patients.selectors import current_stays
 from scheduling.hours import Week
-from scheduling.models import Booking, BookingStatus, CancelledBy, Session, SessionStaff
+from scheduling.models import (
+    Booking,
+    BookingStatus,
+    CancelledBy,
+    InboundMessage,
+    OptOut,
+    Reminder,
+    ReminderStatus,
+    Session,
+    SessionStaff,
+    StaffTask,
+    StaffTaskKind,
+)
 
 
 def session_list() -> QuerySet[Session]:
@@ -142,3 +155,59 @@ def patients_under_band(patients: QuerySet[Patient], week: Week) -> QuerySet[Pat
     # The annotations are made by program_hours_list; the type checker cannot see them.
     under = {"level_min_hours__isnull": False, "projected_minutes__lt": F("level_min_hours") * 60}
     return program_hours_list(patients, week).filter(**under)
+
+
+def reminder_day_summary(day: date, zone: ZoneInfo) -> dict[str, Any]:
+    """What the reminders did on one day of the clinic's calendar: sent by channel, delivered,
+    failed, skipped, opt-outs and opt-ins, confirmations, reschedule requests, replies; and
+    the desk's queue as it stands. Counts only, one aggregate query per table."""
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    sent_today = Q(sent_at__gte=start, sent_at__lt=end)
+    settled_today = Q(updated_at__gte=start, updated_at__lt=end)
+    reminders = Reminder.objects.aggregate(
+        sent_sms=Count("pk", filter=sent_today & Q(channel=ReminderChannel.SMS)),
+        sent_email=Count("pk", filter=sent_today & Q(channel=ReminderChannel.EMAIL)),
+        delivered=Count("pk", filter=sent_today & Q(status=ReminderStatus.DELIVERED)),
+        failed=Count("pk", filter=settled_today & Q(status=ReminderStatus.FAILED)),
+        skipped=Count("pk", filter=settled_today & Q(status=ReminderStatus.SKIPPED)),
+    )
+    # Every change of an opt-out is one history row (opt_out_set saves only on a change).
+    changes = OptOut.history.filter(changed_at__gte=start, changed_at__lt=end).aggregate(
+        stopped=Count("pk", filter=Q(opted_out=True)),
+        resumed=Count("pk", filter=Q(opted_out=False)),
+    )
+    confirmed = Booking.objects.filter(confirmed_at__gte=start, confirmed_at__lt=end).count()
+    tasks = StaffTask.objects.aggregate(
+        reschedule_requests=Count(
+            "pk", filter=Q(kind=StaffTaskKind.RESCHEDULE_REQUEST, created_at__gte=start, created_at__lt=end)
+        ),
+        **{f"open_{kind}": Count("pk", filter=Q(kind=kind, done_at__isnull=True)) for kind in StaffTaskKind.values},
+    )
+    replies = InboundMessage.objects.filter(received_at__gte=start, received_at__lt=end).count()
+    return {
+        "date": day,
+        "time_zone": str(zone),
+        "sent": {"sms": reminders["sent_sms"], "email": reminders["sent_email"]},
+        "delivered": reminders["delivered"],
+        "failed": reminders["failed"],
+        "skipped": reminders["skipped"],
+        "opted_out": changes["stopped"],
+        "opted_back_in": changes["resumed"],
+        "confirmed": confirmed,
+        "reschedule_requests": tasks["reschedule_requests"],
+        "replies_received": replies,
+        "open_staff_tasks": {kind: tasks[f"open_{kind}"] for kind in StaffTaskKind.values},
+    }
+
+
+def opt_outs_with_history(rows: list[OptOut]) -> list[OptOut]:
+    """The rows, each with `.changes`: its history newest first, read in one query for all
+    (simple_history's `history` manager cannot be prefetched)."""
+    changes: dict[int, list[Any]] = {row.pk: [] for row in rows}
+    history = OptOut.history.filter(id__in=list(changes)).select_related("changed_by")
+    for change in history.order_by("-history_date", "-history_id"):
+        changes[change.id].append(change)
+    for row in rows:
+        row.changes = changes[row.pk]  # type: ignore[attr-defined]
+    return rows

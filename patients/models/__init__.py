@@ -81,6 +81,11 @@ class Patient(PublicModel):
         # where a name would be patient data. The admin lists names in their own columns.
         return self.mrn
 
+    @property
+    def display_name(self) -> str:
+        """The name staff call the patient by, for API bodies (never logs or messages)."""
+        return f"{self.preferred_name or self.legal_first_name} {self.legal_last_name}"
+
 
 class ContactRelationship(models.TextChoices):
     SPOUSE_PARTNER = "spouse_partner", "Spouse or partner"

@@ -3,7 +3,7 @@ from uuid import UUID
 import django_filters
 from django.db.models import QuerySet
 
-from scheduling.models import Booking, Session, SessionStaff
+from scheduling.models import Booking, OptOut, Session, SessionStaff, StaffTask
 
 
 class _RangeFilterSet(django_filters.FilterSet):
@@ -50,3 +50,22 @@ class BookingFilter(_RangeFilterSet):
     class Meta:
         model = Booking
         fields = ["patient", "session", "status", "attendance", "start", "end"]
+
+
+class StaffTaskFilter(django_filters.FilterSet):
+    open = django_filters.BooleanFilter(
+        field_name="done_at", lookup_expr="isnull", help_text="true: still to do; false: done."
+    )
+    patient = django_filters.UUIDFilter(field_name="patient__public_id")
+
+    class Meta:
+        model = StaffTask
+        fields = ["open", "kind", "patient"]
+
+
+class OptOutFilter(django_filters.FilterSet):
+    patient = django_filters.UUIDFilter(field_name="patient__public_id")
+
+    class Meta:
+        model = OptOut
+        fields = ["patient", "channel", "opted_out"]

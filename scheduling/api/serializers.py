@@ -5,8 +5,10 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scheduling import selectors
 from scheduling.hours import band_status
 from scheduling.models import (
+    SENDING_CHANNELS,
     Attendance,
     Booking,
     CalendarFeed,
@@ -14,8 +16,12 @@ from scheduling.models import (
     GroupTrack,
     LevelChangeReview,
     Modality,
+    OptOut,
+    OptOutVia,
+    Reminder,
     Session,
     SessionType,
+    StaffTask,
     Topic,
     TrackEnrollment,
 )
@@ -104,11 +110,11 @@ class BookingOutputSerializer(serializers.ModelSerializer[Booking]):
         model = Booking
         fields = ["id", "patient", "patient_name", "session", "session_type", "session_status", "modality"]
         fields += ["room_name", "join_url", "starts_at", "ends_at", "status", "cancelled_by", "cancelled_at"]
-        fields += ["late_cancellation", "attendance", "minutes_late", "minutes_attended", "family_participants"]
+        fields += ["late_cancellation", "attendance", "minutes_late", "minutes_attended", "confirmed_at"]
+        fields += ["family_participants"]
 
     def get_patient_name(self, booking: Booking) -> str:
-        patient = booking.patient
-        return f"{patient.preferred_name or patient.legal_first_name} {patient.legal_last_name}"
+        return booking.patient.display_name
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_join_url(self, booking: Booking) -> str | None:
@@ -269,7 +275,7 @@ class ProgramHoursOutputSerializer(serializers.Serializer[Any]):
     band = serializers.SerializerMethodField()
 
     def get_name(self, patient: Any) -> str:
-        return f"{patient.preferred_name or patient.legal_first_name} {patient.legal_last_name}"
+        return str(patient.display_name)
 
     def get_week(self, patient: Any) -> str:
         return str(self.context["week"])
@@ -305,3 +311,82 @@ class CalendarFeedOutputSerializer(serializers.ModelSerializer[CalendarFeed]):
 
         request = self.context.get("request")
         return feed_url(feed, request) if feed.revoked_at is None and request is not None else None
+
+
+class ReminderOutputSerializer(serializers.ModelSerializer[Reminder]):
+    """A reminder's state, never its text."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    booking = serializers.UUIDField(source="booking.public_id", read_only=True)
+
+    class Meta:
+        model = Reminder
+        fields = ["id", "booking", "channel", "offset_minutes", "due_at", "status", "attempts", "sent_at"]
+        fields += ["provider_status", "reason", "updated_at"]
+
+
+class ReminderSummaryOutputSerializer(serializers.Serializer[Any]):
+    date = serializers.DateField()
+    time_zone = serializers.CharField(help_text="The clinic's zone (TIME_ZONE); the day runs midnight to midnight.")
+    sent = serializers.DictField(child=serializers.IntegerField(), help_text="Per channel: sms, email.")
+    delivered = serializers.IntegerField(help_text="Of those sent that day, confirmed delivered.")
+    failed = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="Not sent: daily cap, or no time left inside sending hours.")
+    opted_out = serializers.IntegerField()
+    opted_back_in = serializers.IntegerField()
+    confirmed = serializers.IntegerField(help_text="Bookings confirmed by reply.")
+    reschedule_requests = serializers.IntegerField()
+    replies_received = serializers.IntegerField()
+    open_staff_tasks = serializers.DictField(child=serializers.IntegerField(), help_text="Per kind, now.")
+
+
+class StaffTaskOutputSerializer(serializers.ModelSerializer[StaffTask]):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+    patient_name = serializers.CharField(source="patient.display_name", read_only=True)
+    booking = serializers.UUIDField(source="booking.public_id", read_only=True, allow_null=True)
+    booking_starts_at = serializers.DateTimeField(source="booking.starts_at", read_only=True, allow_null=True)
+    reminder = serializers.UUIDField(source="reminder.public_id", read_only=True, allow_null=True)
+    patient_wrote = serializers.CharField(source="inbound.body", read_only=True, allow_null=True)
+    done_by = serializers.CharField(source="done_by.username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = StaffTask
+        fields = ["id", "kind", "patient", "patient_name", "booking", "booking_starts_at", "reminder"]
+        fields += ["patient_wrote", "detail", "created_at", "done_at", "done_by"]
+
+
+class OptOutChangeSerializer(serializers.Serializer[Any]):
+    opted_out = serializers.BooleanField()
+    changed_at = serializers.DateTimeField()
+    changed_via = serializers.ChoiceField(choices=OptOutVia.choices)
+    changed_by = serializers.CharField(source="changed_by.username", allow_null=True, default=None)
+
+
+class _OptOutListSerializer(serializers.ListSerializer[OptOut]):
+    def to_representation(self, data: Any) -> list[Any]:
+        return super().to_representation(selectors.opt_outs_with_history(list(data)))
+
+
+class OptOutOutputSerializer(serializers.ModelSerializer[OptOut]):
+    """One channel's state for one patient, with every change (when, how, by whom). Serialize
+    it with many=True: the list reads every row's history in one query."""
+
+    patient = serializers.UUIDField(source="patient.public_id", read_only=True)
+    changed_by = serializers.CharField(source="changed_by.username", read_only=True, allow_null=True)
+    history = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OptOut
+        fields = ["patient", "channel", "opted_out", "changed_at", "changed_via", "changed_by", "history"]
+        list_serializer_class = _OptOutListSerializer
+
+    @extend_schema_field(OptOutChangeSerializer(many=True))
+    def get_history(self, opt_out: OptOut) -> Any:
+        return OptOutChangeSerializer(opt_out.changes, many=True).data  # type: ignore[attr-defined]
+
+
+class OptOutInputSerializer(serializers.Serializer[Any]):
+    patient = serializers.UUIDField()
+    channel = serializers.ChoiceField(choices=SENDING_CHANNELS)
+    opted_out = serializers.BooleanField(help_text="true: stop reminders on this channel; false: resume them.")

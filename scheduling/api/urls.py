@@ -11,9 +11,12 @@ router.register("bookings", views.BookingViewSet, basename="booking")
 router.register("enrollments", views.EnrollmentViewSet, basename="enrollment")
 router.register("level-change-reviews", views.LevelChangeReviewViewSet, basename="level-change-review")
 router.register("program-hours", views.ProgramHoursViewSet, basename="program-hours")
+router.register("staff-tasks", views.StaffTaskViewSet, basename="staff-task")
+router.register("opt-outs", views.OptOutViewSet, basename="opt-out")
 router.register("calendar-feeds", views.CalendarFeedViewSet, basename="calendar-feed-token")
 
 urlpatterns = [
+    path("reminders/summary/", views.ReminderSummaryView.as_view(), name="reminder-summary"),
     path("calendar/<str:token>.ics", views.CalendarFeedView.as_view(), name="calendar-feed"),
     *router.urls,
 ]

@@ -1,6 +1,9 @@
+from datetime import date
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
@@ -9,20 +12,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic.api.permissions import HasClinicRole
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, ReadOnlyViewSet
 from clinic.errors import ApplicationError, NotFound
-from clinic.models import LevelOfCare, Location, Room
+from clinic.models import AuditAction, LevelOfCare, Location, Room
 from clinic.roles import Role, may_act_as
 from patients.access import DEMOGRAPHICS_FOR_ALL, visible_patient, visible_patients
 from patients.api.base import PatientScopedViewSet
 from patients.models import Patient, PatientContact
 from scheduling import calendar, selectors
-from scheduling.api.filters import BookingFilter, SessionFilter
+from scheduling.api.filters import BookingFilter, OptOutFilter, SessionFilter, StaffTaskFilter
 from scheduling.api.serializers import (
     AppointmentCreateInputSerializer,
     AttendanceInputSerializer,
@@ -38,11 +42,16 @@ from scheduling.api.serializers import (
     GroupTrackOutputSerializer,
     LevelChangeConfirmInputSerializer,
     LevelChangeReviewOutputSerializer,
+    OptOutInputSerializer,
+    OptOutOutputSerializer,
     ProgramHoursOutputSerializer,
+    ReminderOutputSerializer,
+    ReminderSummaryOutputSerializer,
     RescheduleInputSerializer,
     SessionCancelInputSerializer,
     SessionOutputSerializer,
     SessionTypeOutputSerializer,
+    StaffTaskOutputSerializer,
 )
 from scheduling.hours import Week
 from scheduling.models import (
@@ -50,11 +59,14 @@ from scheduling.models import (
     CalendarFeed,
     GroupTrack,
     LevelChangeReview,
+    OptOut,
+    OptOutVia,
     Session,
     SessionType,
+    StaffTask,
     TrackEnrollment,
 )
-from scheduling.services import appointments, bookings, reviews, tracks
+from scheduling.services import SCHEDULERS, appointments, bookings, reminders, reviews, tracks
 
 
 def _one(queryset: QuerySet[Any], public_id: UUID | None, field: str, what: str) -> Any:
@@ -256,6 +268,15 @@ class BookingViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
         )
         return Response(BookingOutputSerializer(self.base_queryset().get(pk=booking.pk)).data)
 
+    @extend_schema(responses=ReminderOutputSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def reminders(self, request: Request, id: str) -> Response:
+        """The booking's reminders and where each stands (never the text)."""
+        booking = self.get_object()
+        rows = list(booking.reminders.select_related("booking", "patient").order_by("due_at", "channel"))
+        self.audit(rows, AuditAction.LIST)
+        return Response(ReminderOutputSerializer(rows, many=True).data)
+
     @extend_schema(request=AttendanceInputSerializer, responses=BookingOutputSerializer)
     @action(detail=True, methods=["post"])
     def attendance(self, request: Request, id: str) -> Response:
@@ -380,6 +401,81 @@ class ProgramHoursViewSet(AuditedListMixin, PatientScopedViewSet):
     @extend_schema(parameters=[WEEK_PARAMETER, UNDER_PARAMETER])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
+
+
+class StaffTaskViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSet):
+    """The desk's queue: reminders that could not go, patients who asked for a call, replies
+    to read. `?open=true` is what is still to do."""
+
+    serializer_class = StaffTaskOutputSerializer
+    clinical = False
+    allowed_roles = SCHEDULERS
+    filterset_class = StaffTaskFilter
+
+    def base_queryset(self) -> QuerySet[Any]:
+        return StaffTask.objects.select_related("patient", "booking", "reminder", "inbound", "done_by")
+
+    @extend_schema(request=None, responses=StaffTaskOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def done(self, request: Request, id: str) -> Response:
+        """Mark the task done by you (doing it twice keeps the first)."""
+        task = self.get_object()
+        reminders.staff_tasks_done(StaffTask.objects.filter(pk=task.pk), by=request.user, request=request._request)
+        return Response(StaffTaskOutputSerializer(self.base_queryset().get(pk=task.pk)).data)
+
+
+class OptOutViewSet(AuditedListMixin, PatientScopedViewSet):
+    """Which channels patients have stopped, with every change (a STOP text, staff, or the SMS
+    provider's own STOP list). Staff record a patient's spoken request here."""
+
+    serializer_class = OptOutOutputSerializer
+    clinical = False
+    allowed_roles = SCHEDULERS
+    filterset_class = OptOutFilter
+
+    def base_queryset(self) -> QuerySet[Any]:
+        return OptOut.objects.select_related("patient", "changed_by").order_by("patient_id", "channel")
+
+    @extend_schema(request=OptOutInputSerializer, responses={200: OptOutOutputSerializer})
+    def create(self, request: Request) -> Response:
+        """Stop (opted_out=true) or resume (false) a patient's reminders on one channel. Stopping
+        cancels the channel's pending reminders; resuming plans the future ones again."""
+        data = OptOutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient = self.visible_patient(data.validated_data["patient"])
+        row = reminders.opt_out_set(
+            patient=patient,
+            channel=data.validated_data["channel"],
+            opted_out=data.validated_data["opted_out"],
+            via=OptOutVia.STAFF,
+            by=request.user,
+            request=request._request,
+        )
+        return Response(OptOutOutputSerializer([self.base_queryset().get(pk=row.pk)], many=True).data[0])
+
+
+DATE_PARAMETER = OpenApiParameter(
+    "date", OpenApiTypes.DATE, description="A day of the clinic's calendar (TIME_ZONE); default today."
+)
+
+
+class ReminderSummaryView(APIView):
+    """The reminders' day in counts: sent, delivered, failed, skipped, opt-outs, confirmations,
+    reschedule requests, replies, and the desk's open tasks. No patient data."""
+
+    permission_classes = [IsAuthenticated, HasClinicRole]
+    allowed_roles = SCHEDULERS
+
+    @extend_schema(parameters=[DATE_PARAMETER], responses=ReminderSummaryOutputSerializer)
+    def get(self, request: Request) -> Response:
+        text = request.query_params.get("date")
+        try:
+            day = date.fromisoformat(text) if text else timezone.localdate()
+        except ValueError as error:
+            message = "Give the date as YYYY-MM-DD, e.g. 2026-11-23."
+            raise ApplicationError(message, extra={"fields": {"date": [message]}}) from error
+        summary = selectors.reminder_day_summary(day, ZoneInfo(settings.TIME_ZONE))
+        return Response(ReminderSummaryOutputSerializer(summary).data)
 
 
 class CalendarFeedViewSet(ReadOnlyViewSet):

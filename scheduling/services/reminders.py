@@ -30,15 +30,18 @@ from django.http import HttpRequest
 from django.utils import formats, timezone, translation
 
 from clinic import messaging
-from clinic.audit import audit_record_many, audit_target_for
-from clinic.messaging import SmsPermanentError, SmsTransientError
+from clinic.audit import audit_record, audit_record_many, audit_target_for
+from clinic.errors import ApplicationError
+from clinic.messaging import SmsPermanentError, SmsTransientError, SmsUnsubscribedError
 from clinic.models import AuditAction
 from clinic.roles import require_role
 from patients.models import Patient
 from scheduling.models import (
+    SENDING_CHANNELS,
     Booking,
     BookingStatus,
     OptOut,
+    OptOutVia,
     Reminder,
     ReminderChannel,
     ReminderPolicy,
@@ -332,6 +335,9 @@ def reminder_send(reminder_id: int, *, attempt_limit: int | None = None) -> Outc
         result = _deliver(reminder, policy)
     except SmsPermanentError as exc:
         reminder_fail(reminder, exc.reason)
+        if isinstance(exc, SmsUnsubscribedError):
+            # The provider holds a STOP we never saw: record it, which cancels the other texts.
+            opt_out_set(patient=reminder.patient, channel=reminder.channel, opted_out=True, via=OptOutVia.PROVIDER)
         return Outcome(ReminderStatus.FAILED)
     except SmsTransientError as exc:
         if reminder.attempts >= limit:
@@ -356,6 +362,58 @@ def reminders_for_patient_replan(patient: Patient) -> None:
     """After a channel, opt-out or zone change: re-plan the patient's future bookings."""
     future = Booking.objects.filter(patient=patient, status=BookingStatus.BOOKED, starts_at__gt=timezone.now())
     reminders_plan(future.values_list("pk", flat=True))
+
+
+# How an opt-out reached us, as the audit log's "via": staff work through the API or the admin.
+_AUDIT_VIA: dict[str, str] = {OptOutVia.SMS_REPLY: "sms", OptOutVia.PROVIDER: "system"}
+
+
+@transaction.atomic
+def opt_out_set(
+    *,
+    patient: Patient,
+    channel: str,
+    opted_out: bool,
+    via: str,
+    by: Any = None,
+    request: HttpRequest | None = None,
+) -> OptOut:
+    """Record that `patient` does (opted_out=True) or does not want messages on `channel`,
+    cancel or re-plan their pending reminders to match, and audit the change. Setting what
+    is already recorded changes nothing (the history keeps the first change)."""
+    if channel not in dict(SENDING_CHANNELS):
+        raise ApplicationError(f"Unknown channel {channel!r}.", extra={"fields": {"channel": ["Unknown."]}})
+    if via not in OptOutVia.values:
+        raise ApplicationError(f"Unknown opt-out source {via!r}.", extra={"fields": {"via": ["Unknown."]}})
+    # A STOP and a send of this patient's reminder serialise on the patient row: reminder_send
+    # holds it (FOR NO KEY UPDATE) while it re-checks opt-outs and sends, so either the send
+    # finishes first, or it waits and then sees the opt-out. Two STOPs at once queue here too.
+    Patient.objects.select_for_update(no_key=True).filter(pk=patient.pk).first()
+    current = OptOut.objects.filter(patient=patient, channel=channel).first()
+    if current is not None and current.opted_out == opted_out:
+        return current
+    now = timezone.now()
+    row, created = OptOut.objects.update_or_create(
+        patient=patient,
+        channel=channel,
+        defaults={
+            "opted_out": opted_out,
+            "changed_at": now,
+            "changed_via": via,
+            "changed_by": by if by is not None and getattr(by, "is_authenticated", False) else None,
+        },
+    )
+    # Opting out cancels the channel's pending reminders (saying why); opting back in brings
+    # the future bookings' reminders back.
+    reminders_for_patient_replan(patient)
+    audit_record(
+        audit_target_for(row, patient_path="patient"),
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        actor=by,
+        request=request,
+        via=_AUDIT_VIA.get(via, "api"),
+    )
+    return row
 
 
 def reminders_dispatch(*, enqueue: Callable[[list[int]], object]) -> int:

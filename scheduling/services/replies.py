@@ -3,7 +3,6 @@
 - `reply_handle` reads one inbound text: C confirms, R asks to reschedule, STOP and its
   synonyms stop all texts, START resumes, HELP answers, anything else goes to the front desk.
   It returns the text to answer with (the webhook wraps it in TwiML), or None.
-- `opt_out_set` records a patient's opt-out of a channel, from a STOP or from staff.
 - `status_callback_handle` moves a sent reminder to delivered or failed.
 
 What the answers may say: they are read on a lock screen like the reminders, so they name no
@@ -18,20 +17,16 @@ import re
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.utils import timezone
 
 from clinic.audit import audit_record, audit_target_for
-from clinic.errors import ApplicationError
 from clinic.messaging import TWILIO_PERMANENT_REASONS
 from clinic.models import AuditAction
 from patients.models import Patient
 from scheduling.models import (
-    SENDING_CHANNELS,
     Booking,
     BookingStatus,
     InboundMessage,
@@ -45,7 +40,7 @@ from scheduling.models import (
     StaffTask,
     StaffTaskKind,
 )
-from scheduling.services.reminders import reminder_fail, reminders_for_patient_replan
+from scheduling.services.reminders import opt_out_set, reminder_fail
 
 logger = logging.getLogger(__name__)
 
@@ -150,57 +145,6 @@ def reply_text(action: str, policy: ReminderPolicy) -> str | None:
 def all_reply_texts(policy: ReminderPolicy) -> dict[str, str]:
     """Every answer this module can give under `policy` (for checks and tests)."""
     return {action: text for action in Action if (text := reply_text(action, policy)) is not None}
-
-
-# --- opt-outs --------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def opt_out_set(
-    *,
-    patient: Patient,
-    channel: str,
-    opted_out: bool,
-    via: str,
-    by: Any = None,
-    request: HttpRequest | None = None,
-) -> OptOut:
-    """Record that `patient` does (opted_out=True) or does not want messages on `channel`,
-    cancel or re-plan their pending reminders to match, and audit the change. Setting what
-    is already recorded changes nothing (the history keeps the first change)."""
-    if channel not in dict(SENDING_CHANNELS):
-        raise ApplicationError(f"Unknown channel {channel!r}.", extra={"fields": {"channel": ["Unknown."]}})
-    if via not in OptOutVia.values:
-        raise ApplicationError(f"Unknown opt-out source {via!r}.", extra={"fields": {"via": ["Unknown."]}})
-    # A STOP and a send of this patient's reminder serialise on the patient row: reminder_send
-    # holds it (FOR NO KEY UPDATE) while it re-checks opt-outs and sends, so either the send
-    # finishes first, or it waits and then sees the opt-out. Two STOPs at once queue here too.
-    Patient.objects.select_for_update(no_key=True).filter(pk=patient.pk).first()
-    current = OptOut.objects.filter(patient=patient, channel=channel).first()
-    if current is not None and current.opted_out == opted_out:
-        return current
-    now = timezone.now()
-    row, created = OptOut.objects.update_or_create(
-        patient=patient,
-        channel=channel,
-        defaults={
-            "opted_out": opted_out,
-            "changed_at": now,
-            "changed_via": via,
-            "changed_by": by if by is not None and getattr(by, "is_authenticated", False) else None,
-        },
-    )
-    # Opting out cancels the channel's pending reminders (saying why); opting back in brings
-    # the future bookings' reminders back.
-    reminders_for_patient_replan(patient)
-    audit_record(
-        audit_target_for(row, patient_path="patient"),
-        action=AuditAction.CREATE if created else AuditAction.UPDATE,
-        actor=by,
-        request=request,
-        via="sms" if via == OptOutVia.SMS_REPLY else "api",
-    )
-    return row
 
 
 # --- inbound texts ---------------------------------------------------------------------------

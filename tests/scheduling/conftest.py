@@ -1,4 +1,5 @@
-from datetime import date, time
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -8,6 +9,7 @@ from clinic.roles import Role
 from patients.services.consents import consent_record
 from patients.services.episodes import episode_admit
 from scheduling.models import SessionType
+from scheduling.services.appointments import appointment_create
 from scheduling.services.tracks import track_create
 from tests.clinic.factories import LocationFactory, RoomFactory, StaffProfileFactory
 from tests.patients.factories import PatientFactory, put_on_care_team
@@ -120,3 +122,47 @@ def family_consent(make_user):
         )
 
     return record
+
+
+# --- reminders ---------------------------------------------------------------------------------
+
+TOMORROW_10 = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+@pytest.fixture
+def scheduler(make_user):
+    return make_user(Role.ADMISSIONS)
+
+
+@pytest.fixture
+def texted(admitted):
+    """An admitted patient who asked for text reminders."""
+
+    def make(**fields):
+        patient = admitted("iop")
+        patient.phone = fields.pop("phone", "+16175550101")
+        patient.reminder_channel = fields.pop("channel", "sms")
+        for name, value in fields.items():
+            setattr(patient, name, value)
+        patient.save()
+        return patient
+
+    return make
+
+
+@pytest.fixture
+def book(scheduler, location, therapist):
+    """Book an individual video appointment (its reminders planned by the booking service)."""
+
+    def make(patient, starts_at=TOMORROW_10, code="individual_therapy"):
+        return appointment_create(
+            session_type=SessionType.objects.get(code=code),
+            patient=patient,
+            staff=[therapist.user],
+            location=location,
+            starts_at=starts_at,
+            modality="video",
+            by=scheduler,
+        )
+
+    return make

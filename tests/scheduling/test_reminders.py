@@ -21,7 +21,7 @@ from scheduling.models import (
     StaffTaskKind,
 )
 from scheduling.reminder_content import REVEALING_WORDS
-from scheduling.services.appointments import appointment_create, session_cancel, session_reschedule
+from scheduling.services.appointments import session_cancel, session_reschedule
 from scheduling.services.bookings import booking_cancel
 from scheduling.services.reminders import reminder_send, reminders_claim, reminders_dispatch
 
@@ -37,43 +37,6 @@ def _locmem_sms(settings):
     messaging.outbox.clear()
     yield
     messaging.outbox.clear()
-
-
-@pytest.fixture
-def scheduler(make_user):
-    return make_user(Role.ADMISSIONS)
-
-
-@pytest.fixture
-def texted(admitted):
-    """An admitted patient who asked for text reminders."""
-
-    def make(**fields):
-        patient = admitted("iop")
-        patient.phone = fields.pop("phone", "+16175550101")
-        patient.reminder_channel = fields.pop("channel", "sms")
-        for name, value in fields.items():
-            setattr(patient, name, value)
-        patient.save()
-        return patient
-
-    return make
-
-
-@pytest.fixture
-def book(scheduler, location, therapist):
-    def make(patient, starts_at=TOMORROW_10, code="individual_therapy"):
-        return appointment_create(
-            session_type=SessionType.objects.get(code=code),
-            patient=patient,
-            staff=[therapist.user],
-            location=location,
-            starts_at=starts_at,
-            modality="video",
-            by=scheduler,
-        )
-
-    return make
 
 
 def rows(booking):
@@ -325,6 +288,26 @@ def test_a_permanent_provider_error_fails_the_row_into_the_staff_queue(texted, b
         booking.patient_id,
         booking.pk,
     )
+
+
+def test_unsubscribed_at_the_provider_records_the_opt_out_and_stops_the_rest(texted, book, clock, twilio_fake):
+    patient = texted()
+    booking = book(patient)
+    later = book(patient, starts_at=datetime(2026, 11, 27, 10, 0, tzinfo=NY))
+    twilio_fake.fail_next(status=400, code=21610)
+    clock.move_to("2026-11-23 15:00:01+00:00")
+    assert claim_and_send() == ["failed"]
+    row = Reminder.objects.get(booking=booking, offset_minutes=1440)
+    assert "opted out of texts" in row.reason
+    assert StaffTask.objects.filter(reminder=row, kind=StaffTaskKind.REMINDER_FAILED).exists()
+    opt_out = OptOut.objects.get(patient=patient, channel="sms")
+    assert (opt_out.opted_out, opt_out.changed_via, opt_out.changed_by) == (True, "provider", None)
+    # Every other pending text is cancelled, saying why; nothing more is tried.
+    assert {status for status, _ in rows(later).values()} == {"cancelled"}
+    assert Reminder.objects.get(booking=booking, offset_minutes=120).status == "cancelled"
+    clock.move_to("2026-11-26 15:00:01+00:00")
+    assert claim_and_send() == []
+    assert twilio_fake.messages == []
 
 
 def test_a_transient_error_retries_with_backoff_then_fails_after_the_limit(texted, book, clock, twilio_fake, settings):

@@ -1,10 +1,12 @@
 """The reminder pages of the admin: the policy, the outbox, the desk's queue, opt-outs."""
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from clinic.models import AuditAction, AuditEvent
 from clinic.roles import Role
-from scheduling.models import ReminderPolicy, StaffTask, StaffTaskKind
+from scheduling.models import OptOut, Reminder, ReminderPolicy, StaffTask, StaffTaskKind
+from tests.patients.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +84,45 @@ def test_the_desk_works_the_queue_and_each_task_records_who(client, make_user, a
 def test_billing_does_not_see_the_queue(client, make_user):
     client.force_login(make_user(Role.BILLING))
     assert client.get("/admin/scheduling/stafftask/").status_code == 403
+
+
+def test_the_desk_records_a_spoken_opt_out_and_it_cancels_the_texts(client, scheduler, texted, book):
+    patient = texted()
+    booking = book(patient)
+    client.force_login(scheduler)
+    response = client.post(
+        "/admin/scheduling/optout/add/", {"patient": patient.pk, "channel": "sms", "opted_out": "on"}, follow=True
+    )
+    assert response.status_code == 200
+    opt_out = OptOut.objects.get(patient=patient, channel="sms")
+    assert (opt_out.opted_out, opt_out.changed_via, opt_out.changed_by) == (True, "staff", scheduler)
+    assert set(Reminder.objects.filter(booking=booking).values_list("status", flat=True)) == {"cancelled"}
+    # Turning it back on from the change page plans them again; the history keeps both.
+    response = client.post(f"/admin/scheduling/optout/{opt_out.pk}/change/", {}, follow=True)
+    assert response.status_code == 200
+    opt_out.refresh_from_db()
+    assert opt_out.opted_out is False
+    assert set(Reminder.objects.filter(booking=booking).values_list("status", flat=True)) == {"pending"}
+    assert [h.opted_out for h in opt_out.history.order_by("history_date")] == [True, False]
+
+
+def test_the_opt_out_form_takes_only_patients_the_user_may_see(client, therapist, texted):
+    # Clinical roles do not get this page; given the permissions, the form still refuses a
+    # patient off their care team, whatever the POST names.
+    therapist.user.user_permissions.add(*Permission.objects.filter(codename__in=["add_optout", "view_optout"]))
+    own, other = texted(), PatientFactory.create(phone="+16175550177")
+    client.force_login(therapist.user)
+    refused = client.post("/admin/scheduling/optout/add/", {"patient": other.pk, "channel": "sms", "opted_out": "on"})
+    assert refused.status_code == 200
+    assert "Select a valid choice" in refused.content.decode()
+    assert not OptOut.objects.exists()
+    taken = client.post("/admin/scheduling/optout/add/", {"patient": own.pk, "channel": "sms", "opted_out": "on"})
+    assert taken.status_code == 302
+    assert OptOut.objects.get().patient == own
+
+
+def test_a_booking_page_lists_its_reminders(client, scheduler, texted, book):
+    booking = book(texted())
+    client.force_login(scheduler)
+    page = client.get(f"/admin/scheduling/booking/{booking.pk}/change/").content.decode()
+    assert page.count("Waiting for its time") == 2

@@ -25,8 +25,8 @@ from scheduling.models import (
 from scheduling.reminder_content import SMS_MAX_CHARACTERS, template_problems
 from scheduling.services.appointments import appointment_create
 from scheduling.services.bookings import booking_cancel
-from scheduling.services.reminders import reminders_plan
-from scheduling.services.replies import Action, all_reply_texts, normalise, opt_out_set, reply_handle
+from scheduling.services.reminders import opt_out_set, reminders_plan
+from scheduling.services.replies import Action, all_reply_texts, normalise, reply_handle
 from tests.patients.factories import PatientFactory, put_on_care_team
 from tests.utils import race
 
