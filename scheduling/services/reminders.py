@@ -271,6 +271,11 @@ def _deliver(reminder: Reminder, policy: ReminderPolicy) -> messaging.SmsResult:
     patient, values = reminder.patient, reminder_values(policy, reminder.booking.starts_at, reminder.patient)
     key = str(reminder.idempotency_key)
     if reminder.channel == ReminderChannel.SMS:
+        # Numbers typed in forms are checked there; one imported or written around them is not.
+        if not (patient.phone and patient.phone.is_valid()):
+            raise SmsPermanentError(
+                "The phone number on the patient's record is not a valid number: correct it on their page."
+            )
         return messaging.send_sms(to=str(patient.phone), body=render(policy.sms_template, values), idempotency_key=key)
     email = EmailMessage(
         subject=render(policy.email_subject, values),

@@ -290,6 +290,19 @@ def test_a_permanent_provider_error_fails_the_row_into_the_staff_queue(texted, b
     )
 
 
+@pytest.mark.parametrize("stored", ["555-CALL-NOW", "+1555", "+161755501011234"])
+def test_an_unparsable_phone_number_fails_the_row_with_a_reason_for_the_desk(texted, book, clock, stored):
+    patient = texted()
+    booking = book(patient)
+    type(patient).objects.filter(pk=patient.pk).update(phone=stored)  # as an import could leave it
+    clock.move_to("2026-11-23 15:00:01+00:00")
+    assert claim_and_send() == ["failed"]
+    row = Reminder.objects.get(booking=booking, offset_minutes=1440)
+    assert "not a valid number" in row.reason
+    assert StaffTask.objects.filter(reminder=row, kind=StaffTaskKind.REMINDER_FAILED).exists()
+    assert messaging.outbox == []
+
+
 def test_unsubscribed_at_the_provider_records_the_opt_out_and_stops_the_rest(texted, book, clock, twilio_fake):
     patient = texted()
     booking = book(patient)
