@@ -245,7 +245,16 @@ class FrontOfficeRowsAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
         )
 
 
-_REMINDER_COLUMNS = ["due_at", "channel", "offset_minutes", "status", "attempts", "sent_at", "provider_status", "reason"]
+_REMINDER_COLUMNS = [
+    "due_at",
+    "channel",
+    "offset_minutes",
+    "status",
+    "attempts",
+    "sent_at",
+    "provider_status",
+    "reason",
+]
 
 
 class ReminderInline(admin.TabularInline):
