@@ -62,3 +62,4 @@ test: lint typecheck
 bench: deps
 	@BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clinic_bench} $(UV) run python bench/generate.py
 	@BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clinic_bench} $(UV) run python bench/run.py
+	@BENCH_REMINDERS_DATABASE_URL=$${BENCH_REMINDERS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clinic_bench_reminders} $(UV) run python bench/reminders.py

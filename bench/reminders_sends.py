@@ -1,0 +1,424 @@
+"""The reminders benchmark's worker side (bench/README.md, "Reminders"): its own Redis, a
+real Celery worker, the no-op baseline, the sends, and one send timed in process.
+
+Used by bench/reminders.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench import common
+from bench import reminders_data as data
+
+WORKER_CONCURRENCY = 2
+PROFILE_SENDS = 200  # reminders sent in process to count queries and time the parts of a send
+
+
+# --- processes we start ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], *, timeout: float, what: str, every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"Timed out after {timeout:g} s waiting for {what}.")
+        time.sleep(every)
+
+
+class ThrowawayRedis:
+    """A redis-server of our own on a free port, with no persistence: the broker of every
+    measurement (the shared Redis on 6379 is never touched)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        if self.port == 6379:
+            raise SystemExit("Refusing to run a throwaway Redis on the shared port 6379.")
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.answers, timeout=10, what="the throwaway redis-server")
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def empty(self) -> None:
+        """Drop what a measurement left in the queue (a dispatcher run enqueues every due
+        reminder and no worker takes them). Our own server only."""
+        if self.process is None or self.port == 6379:
+            raise SystemExit("Refusing to empty a Redis this benchmark did not start.")
+        self.client().delete("celery", "unacked", "unacked_index")
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], log: Path, app: str = "clinic") -> Iterator[subprocess.Popen[bytes]]:
+    """`celery -A clinic worker --concurrency 2 --pool prefork` with the no-op task
+    included, in its own process group; stopped (SIGTERM, then SIGKILL) on the way out."""
+    command = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool", "prefork"]
+    command += ["--concurrency", str(WORKER_CONCURRENCY), "--include", "bench.noop_tasks"]
+    command += ["--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"]
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            command, cwd=common.ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(10)
+
+
+# --- CPU accounting (from /proc; Linux only, best effort) ------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(worker_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the worker (its main process and pool children), by
+    PostgreSQL (every backend on the machine: other work shows here too; backends that
+    ended count through the postmaster's children's time) and by this process (the
+    enqueueing side)."""
+    worker: list[int] = []
+    postgres = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(entry.name) == worker_pid or int(fields[1]) == worker_pid:
+            worker.append(int(entry.name))
+        elif name.startswith("postgres"):
+            own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+            postgres += (own + children) / os.sysconf("SC_CLK_TCK")
+    return {"worker": sum(map(_cpu_seconds, worker)), "postgres": postgres, "bench": _cpu_seconds(os.getpid())}
+
+
+def connections_opened() -> int:
+    """Sessions PostgreSQL has started on the current database, ever (pg_stat_database)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        (sessions,) = cursor.fetchone()
+    return int(sessions)
+
+
+def cpu_cores(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    return {group: round((after[group] - before[group]) / seconds, 2) for group in before}
+
+
+def cpu_ms_per_task(before: dict[str, float], after: dict[str, float], tasks: int) -> dict[str, float]:
+    """CPU milliseconds per task in each group: steadier than tasks per second on a busy
+    machine, and it says where the time goes."""
+    return {group: round((after[group] - before[group]) / tasks * 1000, 2) for group in before}
+
+
+# --- sends through a real worker -------------------------------------------------------------
+
+
+def wait_drained(client: Any, *, timeout: float) -> float:
+    """The moment (time.time()) the queue is empty and no task is unacknowledged: with late
+    acknowledgement (CELERY_TASK_ACKS_LATE), every task has then finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pipe = client.pipeline()
+        pipe.llen("celery")
+        pipe.hlen("unacked")
+        queued, unacked = pipe.execute()
+        if queued == 0 and unacked == 0:
+            return time.time()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"Timed out after {timeout:g} s: {queued} tasks queued, {unacked} unacknowledged.")
+        time.sleep(0.01)
+
+
+def consume(on: bool) -> None:
+    """Stop or resume the worker's consuming from the queue (Celery remote control; the
+    reply of our one worker ends the wait)."""
+    from clinic.celery import app
+
+    if on:
+        replies = app.control.add_consumer("celery", reply=True, timeout=10, limit=1)
+    else:
+        replies = app.control.cancel_consumer("celery", reply=True, timeout=10, limit=1)
+    if not replies:
+        raise SystemExit("The worker did not answer a remote-control command.")
+
+
+def run_noop(count: int, client: Any, worker_pid: int, *, prefill: bool) -> dict[str, Any]:
+    """`count` no-op tasks. prefill: queued while the worker does not consume, timed from
+    the moment it resumes (the worker alone); otherwise timed from the first enqueue while
+    the worker consumes (enqueueing and working at once, as for the sends)."""
+    from bench.noop_tasks import noop
+
+    sessions = connections_opened()
+    if prefill:
+        consume(False)
+        for n in range(count):
+            noop.delay(n)
+        before, started = cpu_snapshot(worker_pid), time.time()
+        consume(True)
+    else:
+        before, started = cpu_snapshot(worker_pid), time.time()
+        for n in range(count):
+            noop.delay(n)
+    ended = wait_drained(client, timeout=600)
+    after = cpu_snapshot(worker_pid)
+    seconds = ended - started
+    return {
+        "tasks": count,
+        "seconds": round(seconds, 3),
+        "per_second": round(count / seconds, 1),
+        "cpu_cores": cpu_cores(before, after, seconds),
+        "cpu_ms_per_task": cpu_ms_per_task(before, after, count),
+        "postgres_connections_opened": connections_opened() - sessions,
+    }
+
+
+def run_sends(count: int, client: Any, worker_pid: int) -> dict[str, Any]:
+    """Claim and enqueue `count` due reminders with the real dispatcher (batches of
+    REMINDER_DISPATCH_BATCH) while the worker consumes, and time them from the first
+    enqueue to the last row marked sent."""
+    from django.conf import settings
+    from django.db.models import Max
+    from django.test.utils import override_settings
+
+    from scheduling.models import Reminder, ReminderStatus
+    from scheduling.services.reminders import reminders_dispatch
+    from scheduling.tasks import send_reminder
+
+    claimed: list[int] = []
+    started: list[float] = []
+    before: dict[str, float] = {}
+    sessions = connections_opened()
+
+    def enqueue(ids: list[int]) -> None:
+        if not started:
+            before.update(cpu_snapshot(worker_pid))
+            started.append(time.time())
+        [send_reminder.delay(pk) for pk in ids]
+        claimed.extend(ids)
+
+    batch = min(count, settings.REMINDER_DISPATCH_BATCH)
+    with override_settings(REMINDER_DISPATCH_BATCH=batch, REMINDER_DISPATCH_MAX_BATCHES=-(-count // batch)):
+        reminders_dispatch(enqueue=enqueue)
+    drained = wait_drained(client, timeout=1200)
+    after = cpu_snapshot(worker_pid)
+    rows = Reminder.objects.filter(pk__in=claimed)
+    outcomes = Counter(rows.values_list("status", flat=True))
+    last = rows.filter(status=ReminderStatus.SENT).aggregate(last=Max("updated_at"))["last"]
+    sent = outcomes.get(ReminderStatus.SENT, 0)
+    seconds = (last.timestamp() if last else drained) - started[0]
+    return {
+        "claimed": len(claimed),
+        "sent": sent,
+        "outcomes": dict(outcomes),
+        "seconds": round(seconds, 3),
+        "per_second": round(sent / seconds, 1),
+        "cpu_cores": cpu_cores(before, after, drained - started[0]),
+        "cpu_ms_per_task": cpu_ms_per_task(before, after, len(claimed)),
+        "postgres_connections_opened": connections_opened() - sessions,
+    }
+
+
+def measure_sends(size: data.Size, redis: ThrowawayRedis, sample: int, *, db_reuse: int = 0) -> dict[str, Any]:
+    """One worker on the size's database: warm it up, then the no-op baseline (queue
+    filled first), the no-op enqueued while it works, the sends, and the first again.
+    db_reuse: the what-if, a worker that keeps its database connection for that many
+    tasks (bench/celery_reuse.py)."""
+    redis.empty()
+    url = data.size_url(data.base_url(), size)
+    name = f"{size.label}-reuse" if db_reuse else size.label
+    sms_file = common.RESULTS / f"reminders-sms-{name}.jsonl"
+    sms_file.unlink(missing_ok=True)
+    env = common.app_environment(url)
+    env.update(
+        {
+            "REDIS_URL": redis.url,
+            "SMS_BACKEND": "clinic.messaging.FileSmsBackend",
+            "SMS_FILE_PATH": str(sms_file),
+            "LOG_LEVEL": "WARNING",
+            "BENCH_CELERY_DB_REUSE_MAX": str(db_reuse),
+        }
+    )
+    client = redis.client()
+    app = "bench.celery_reuse" if db_reuse else "clinic"
+    with celery_worker(env, common.RESULTS / f"reminders-worker-{name}.log", app) as worker:
+        from bench.noop_tasks import noop
+
+        # Warm-up: both pool processes import, connect to PostgreSQL and send once.
+        for n in range(8 * WORKER_CONCURRENCY):
+            noop.delay(n)
+        wait_drained(client, timeout=120)
+        warm = run_sends(20 * WORKER_CONCURRENCY, client, worker.pid)
+        results: dict[str, Any] = {
+            "noop_prefilled": run_noop(sample, client, worker.pid, prefill=True),
+            "noop_while_enqueueing": run_noop(sample, client, worker.pid, prefill=False),
+            "sends": run_sends(sample, client, worker.pid),
+            "noop_prefilled_again": run_noop(sample, client, worker.pid, prefill=True),
+        }
+    lines = sum(1 for _ in sms_file.open()) if sms_file.exists() else 0
+    expected = warm["sent"] + results["sends"]["sent"]
+    if lines != expected:
+        raise SystemExit(f"The file backend wrote {lines} messages for {expected} reminders marked sent.")
+    results["file_backend_lines"] = lines
+    return results
+
+
+# --- one send, in process: where its time goes -----------------------------------------------
+
+
+def profile_send(count: int) -> dict[str, Any]:
+    """Send `count` due reminders in this process (the file backend, as in the worker),
+    timing each send and the SQL it runs, then profile as many more with cProfile to see
+    which steps take the time."""
+    import cProfile
+    import pstats
+
+    from django.db import connection, transaction
+
+    from scheduling.services import reminders
+    from scheduling.services.reminders import reminder_send, reminders_claim
+
+    def claim(rows: int = count) -> list[int]:
+        with transaction.atomic():
+            return reminders_claim(batch=rows)
+
+    queries: list[float] = []
+
+    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            queries.append(time.perf_counter() - started)
+
+    def send_all(ids: list[int], *, reconnect: bool) -> tuple[float, Counter[str]]:
+        outcomes: Counter[str] = Counter()
+        started = time.perf_counter()
+        with connection.execute_wrapper(timed):
+            for pk in ids:
+                if reconnect:  # what Celery's Django fixup does before and after every task
+                    connection.close()
+                outcomes[reminder_send(pk).status] += 1
+        return time.perf_counter() - started, outcomes
+
+    reminder_send(claim(1)[0])  # warm: imports, the connection, translations
+    statements: list[str] = []
+
+    def keep(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(" ".join(sql.split())[:110])  # the SQL only: the values are parameters
+        return execute(sql, params, many, context)
+
+    one = claim(1)[0]
+    with connection.execute_wrapper(keep):
+        reminder_send(one)
+    seconds, outcomes = send_all(claim(), reconnect=False)
+    sql, query_count = sum(queries), len(queries)
+    sends = outcomes.total()
+    reconnecting, more_outcomes = send_all(claim(), reconnect=True)
+    outcomes += more_outcomes
+
+    profiler = cProfile.Profile()
+    more = claim()
+    profiler.enable()
+    for pk in more:
+        reminder_send(pk)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total: float = stats.total_tt  # type: ignore[attr-defined]
+    # (file, first line, name) -> cumulative seconds, for the steps of reminder_send.
+    cumulative = {key: entry[3] for key, entry in stats.stats.items()}  # type: ignore[attr-defined]
+
+    def share(function: Any) -> float:
+        code = function.__code__
+        found = [
+            seconds
+            for (file, line, _), seconds in cumulative.items()
+            if (file, line) == (code.co_filename, code.co_firstlineno)
+        ]
+        return round(sum(found) / total, 3)
+
+    commit = sum(
+        seconds
+        for (file, _, name), seconds in cumulative.items()
+        if file.endswith("django/db/transaction.py") and name == "__exit__"
+    )
+    shares = {
+        "_lock: the row, its booking, session, type and patient, locked": share(reminders._lock),
+        "ReminderPolicy.current: get_or_create": share(reminders.ReminderPolicy.current.__func__),  # type: ignore[attr-defined]
+        "_why_not: the opt-out query and the planning rule": share(reminders._why_not),
+        "_over_daily_cap: today's sends counted": share(reminders._over_daily_cap),
+        "reminder_values: date and time in the patient's zone and language": share(reminders.reminder_values),
+        "send_sms: the file backend": share(reminders.messaging.send_sms),
+        "_finish: the row saved": share(reminders._finish),
+        "commit": round(commit / total, 3),
+    }
+    return {
+        "sends": sends,
+        "outcomes": dict(outcomes),
+        "ms_per_send": round(seconds / sends * 1000, 2),
+        "queries_per_send": round(query_count / sends, 2),
+        "sql_ms_per_send": round(sql / sends * 1000, 2),
+        "python_ms_per_send": round((seconds - sql) / sends * 1000, 2),
+        # a new PostgreSQL connection for every send, as in the worker
+        "ms_per_send_reconnecting": round(reconnecting / sends * 1000, 2),
+        "statements_of_one_send": statements,
+        "profile_share_of_send": shares,
+    }
