@@ -198,6 +198,7 @@ def track_generate(*, track: GroupTrack) -> GenerationReport:
         Session.objects.filter(track=track, status=SessionStatus.SCHEDULED).values_list("occurrence_at", flat=True)
     )
     enrollments = list(TrackEnrollment.objects.filter(track=track, ended_on__isnull=True).select_related("patient"))
+    made: list[int] = []
     for starts_at, ends_at in _occurrences(track, *_horizon()):
         if starts_at in existing:
             continue
@@ -229,10 +230,12 @@ def track_generate(*, track: GroupTrack) -> GenerationReport:
             report.skipped.append({"starts_at": starts_at.isoformat(), "reason": clash.message})
             continue
         report.created += 1
+        made.append(session.pk)
         for enrollment in enrollments:
             if enrollment.started_on <= timezone.localdate(starts_at):
                 report.booked += _book_quietly(session, enrollment, report)
-        reminders_plan(Booking.objects.filter(session=session).values_list("pk", flat=True))
+    # Once for all the new sessions' bookings: its query count does not grow with them.
+    reminders_plan(Booking.objects.filter(session_id__in=made).values_list("pk", flat=True))
     return report
 
 

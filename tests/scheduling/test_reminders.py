@@ -13,6 +13,7 @@ from django.utils import timezone
 from clinic import messaging
 from clinic.roles import Role
 from scheduling.models import (
+    Booking,
     OptOut,
     Reminder,
     ReminderPolicy,
@@ -126,6 +127,20 @@ def test_enrolling_in_a_track_plans_reminders_for_its_sessions(texted, make_trac
     enrollment, report = enrollment_create(track=track, patient=patient, by=scheduler)
     assert report.booked > 0
     assert Reminder.objects.filter(booking__enrollment=enrollment, status="pending").count() >= report.booked
+
+
+def test_nightly_generation_plans_reminders_for_the_sessions_it_books(texted, make_track, scheduler, clock):
+    from scheduling.services.tracks import enrollment_create, track_generate
+
+    track, _ = make_track()
+    enrollment, _ = enrollment_create(track=track, patient=texted(), by=scheduler)
+    horizon = Booking.objects.filter(enrollment=enrollment).latest("starts_at").starts_at
+    clock.move_to("2026-12-07 15:00:00+00:00")  # two weeks on: the horizon has moved with the clock
+    report = track_generate(track=track)
+    new = Booking.objects.filter(enrollment=enrollment, starts_at__gt=horizon)
+    assert report.booked == new.count() == 6  # two weeks of Mon/Wed/Thu
+    planned = Reminder.objects.filter(booking__in=new, status="pending")
+    assert set(planned.values_list("booking_id", flat=True)) == set(new.values_list("pk", flat=True))
 
 
 # --- the dispatcher ---------------------------------------------------------------------------
