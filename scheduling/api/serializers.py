@@ -275,7 +275,7 @@ class ProgramHoursOutputSerializer(serializers.Serializer[Any]):
     band = serializers.SerializerMethodField()
 
     def get_name(self, patient: Any) -> str:
-        return str(patient.display_name)
+        return patient.display_name
 
     def get_week(self, patient: Any) -> str:
         return str(self.context["week"])

@@ -10,6 +10,7 @@ anything is read or stored. Errors answer in the API's one JSON shape.
 from __future__ import annotations
 
 import logging
+from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -60,16 +61,12 @@ def _refusal(request: HttpRequest, required: tuple[str, ...]) -> JsonResponse | 
     return None
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def twiml(reply: str | None) -> str:
     """TwiML answering with `reply`, or with nothing."""
     head = '<?xml version="1.0" encoding="UTF-8"?>'
     if reply is None:
         return head + "<Response/>"
-    return f"{head}<Response><Message>{_escape(reply)}</Message></Response>"
+    return f"{head}<Response><Message>{escape(reply)}</Message></Response>"
 
 
 @csrf_exempt  # Twilio cannot hold a CSRF token; the signature is the check

@@ -226,12 +226,16 @@ def reminder_values(policy: ReminderPolicy, starts_at: datetime, patient: Patien
 def _lock(reminder_id: int) -> Reminder | None:
     """The row, its booking and its patient, locked: a cancellation waits for a send in
     progress (and a send that comes second sees the cancellation)."""
-    return (
+    reminder = (
         Reminder.objects.select_for_update(of=("self", "booking", "patient"), no_key=True)
         .select_related("booking__session__session_type", "patient")
         .filter(pk=reminder_id)
         .first()
     )
+    if reminder is not None:
+        # The booking's patient is the row's (planning copies it): the locked instance, not a second read.
+        reminder.booking.patient = reminder.patient
+    return reminder
 
 
 def _finish(reminder: Reminder, status: str, reason: str = "", **fields: Any) -> None:
@@ -290,10 +294,14 @@ def _deliver(reminder: Reminder, policy: ReminderPolicy) -> messaging.SmsResult:
     return messaging.SmsResult(provider_message_id=f"email-{key}", status="sent")
 
 
-def reminder_fail(reminder: Reminder, reason: str) -> None:
+def reminder_fail(reminder: Reminder, reason: str, *, unsubscribed: bool = False) -> None:
     """A reminder that will not reach the patient: failed, with the reason, into the desk's
-    queue (a refused send here, or a delivery report that it never arrived)."""
+    queue (a refused send here, or a delivery report that it never arrived). `unsubscribed`:
+    the provider holds a STOP we never saw; it is recorded as the patient's opt-out, which
+    cancels their other pending reminders on the channel until they send START."""
     _finish(reminder, ReminderStatus.FAILED, reason, claimed_at=None)
+    if unsubscribed:
+        opt_out_set(patient=reminder.patient, channel=reminder.channel, opted_out=True, via=OptOutVia.PROVIDER)
     StaffTask.objects.create(
         kind=StaffTaskKind.REMINDER_FAILED,
         patient_id=reminder.patient_id,
@@ -339,10 +347,7 @@ def reminder_send(reminder_id: int, *, attempt_limit: int | None = None) -> Outc
     try:
         result = _deliver(reminder, policy)
     except SmsPermanentError as exc:
-        reminder_fail(reminder, exc.reason)
-        if isinstance(exc, SmsUnsubscribedError):
-            # The provider holds a STOP we never saw: record it, which cancels the other texts.
-            opt_out_set(patient=reminder.patient, channel=reminder.channel, opted_out=True, via=OptOutVia.PROVIDER)
+        reminder_fail(reminder, exc.reason, unsubscribed=isinstance(exc, SmsUnsubscribedError))
         return Outcome(ReminderStatus.FAILED)
     except SmsTransientError as exc:
         if reminder.attempts >= limit:

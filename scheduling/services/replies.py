@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinic.audit import audit_record, audit_target_for
-from clinic.messaging import TWILIO_PERMANENT_REASONS
+from clinic.messaging import TWILIO_PERMANENT_REASONS, TWILIO_UNSUBSCRIBED_CODES
 from clinic.models import AuditAction
 from patients.models import Patient
 from scheduling.models import (
@@ -409,7 +409,8 @@ def status_callback_handle(*, provider_message_id: str, message_status: str, err
     if status in _DELIVERED and reminder.status == ReminderStatus.SENT:
         reminder.status = ReminderStatus.DELIVERED
     elif status in _NOT_DELIVERED and reminder.status in (ReminderStatus.SENT, ReminderStatus.DELIVERED):
-        reminder_fail(reminder, failure_reason(status, error_code))
+        unsubscribed = error_code.strip() in TWILIO_UNSUBSCRIBED_CODES
+        reminder_fail(reminder, failure_reason(status, error_code), unsubscribed=unsubscribed)
         logger.info("sms status callback applied: reminder=%s status=%s", reminder.pk, status)
         return True
     reminder.save(update_fields=["provider_status", "status", "reason", "updated_at"])

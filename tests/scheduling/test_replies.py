@@ -614,6 +614,16 @@ def test_a_failed_delivery_fails_the_reminder_into_the_staff_queue(twilio, sent,
     assert StaffTask.objects.count() == 1
 
 
+def test_a_delivery_refused_as_unsubscribed_records_the_opt_out(twilio, sent):
+    status(twilio, "SMsent", "failed", "21610")
+    sent.refresh_from_db()
+    assert sent.status == ReminderStatus.FAILED
+    opt_out = OptOut.objects.get(patient=sent.patient, channel="sms")
+    assert (opt_out.opted_out, opt_out.changed_via) == (True, "provider")
+    # The booking's other reminder will not be tried.
+    assert statuses(sent.booking) == [ReminderStatus.CANCELLED, ReminderStatus.FAILED]
+
+
 def test_a_report_about_an_unknown_message_is_ignored(twilio, sent):
     assert status(twilio, "SMnobody", "failed", "30003").status_code == 204
     sent.refresh_from_db()
