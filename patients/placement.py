@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from tapers.equivalence import diazepam_equivalent
+from tapers.equivalence import GUIDELINE_HIGH_DOSE_DZE_MG, GUIDELINE_LOW_DOSE_DZE_MG, total_diazepam_equivalent
 
 # Most intensive first, as LevelOfCare.sort_order orders them.
 LEVEL_ORDER = ["wm", "residential", "php", "iop", "outpatient"]
@@ -57,8 +57,8 @@ class Intake:
 
 @dataclass(frozen=True)
 class Thresholds:
-    high_dose_dze_mg: Decimal = Decimal(15)  # 2025 guideline Table 2: high is > 15 mg DZE
-    low_dose_dze_mg: Decimal = Decimal(10)  # Table 2: low is <= 10 mg DZE
+    high_dose_dze_mg: Decimal = GUIDELINE_HIGH_DOSE_DZE_MG  # 2025 guideline Table 2: high is > 15 mg DZE
+    low_dose_dze_mg: Decimal = GUIDELINE_LOW_DOSE_DZE_MG  # Table 2: low is <= 10 mg DZE
     long_use_months: int = 3  # Table 2: >= 3 months at >= 4 days a week: withdrawal risk "yes"
     frequent_days_per_week: int = 4
 
@@ -180,21 +180,12 @@ RULES: list[Rule] = [
 ]
 
 
-# Totals are compared as shown to the clinician (to the hundredth of a mg), so the rule that
-# fired and the figure on the screen always agree.
-CENTS = Decimal("0.01")
-
-
 def facts_of(intake: Intake, thresholds: Thresholds) -> Facts:
-    low = high = Decimal(0)
-    for use in intake.benzodiazepines:
-        dze = diazepam_equivalent(use.drug, use.daily_dose_mg)
-        low += dze.low_mg
-        high += dze.high_mg
+    # Totals are compared as shown to the clinician (to the hundredth of a mg), so the rule that
+    # fired and the figure on the screen always agree.
+    total = total_diazepam_equivalent((use.drug, use.daily_dose_mg) for use in intake.benzodiazepines).to_cents()
     frequent = [u.months_of_use for u in intake.benzodiazepines if u.days_per_week >= thresholds.frequent_days_per_week]
-    return Facts(
-        intake, low.quantize(CENTS, ROUND_HALF_UP), high.quantize(CENTS, ROUND_HALF_UP), max(frequent, default=None)
-    )
+    return Facts(intake, total.low_mg, total.high_mg, max(frequent, default=None))
 
 
 def propose(intake: Intake, *, thresholds: Thresholds | None = None, rules: Sequence[Rule] = RULES) -> Proposal:

@@ -129,6 +129,7 @@ def score(values: Mapping[str, int] | Sequence[int]) -> Score:
     not a whole number from 0 to 4.
     """
     problems: dict[str, str] = {}
+    by_item: dict[Item, int | None]
     if isinstance(values, Mapping):
         for key in sorted(set(values) - set(_BY_KEY), key=str):
             problems[str(key)] = f"{key!r} is not a CIWA-B item"
@@ -139,16 +140,18 @@ def score(values: Mapping[str, int] | Sequence[int]) -> Score:
         for extra in range(len(ITEMS), len(values)):
             problems[f"value {extra + 1}"] = f"value {extra + 1} has no item (CIWA-B has {len(ITEMS)})"
         by_item = {item: values[i] if i < len(values) else None for i, item in enumerate(ITEMS)}
+    items: list[int] = []
     for item, value in by_item.items():
         if value is None:
             problems[item.key] = f"{_name(item)} is missing"
         elif not _is_whole(value) or not 0 <= value <= MAX_ITEM_SCORE:
             problems[item.key] = f"{_name(item)} must be a whole number from 0 to {MAX_ITEM_SCORE}, not {value!r}"
+        else:
+            items.append(int(value))
     if problems:
         raise CiwaError("CIWA-B not scored: " + "; ".join(problems.values()) + ".", problems)
-    items = tuple(int(value) for value in by_item.values() if value is not None)
     total = sum(items)
-    return Score(total, band_of(total), items)
+    return Score(total, band_of(total), tuple(items))
 
 
 def band_of(total: int) -> Band:
@@ -167,8 +170,8 @@ class HoldThresholds:
     # 2025 Joint Guideline Rec 5: severe withdrawal -> consider inpatient care.
     escalate_band: Band = Band.SEVERE
     # Clinic defaults (clinical.md gives no blood-pressure or pulse limit): over any of them
-    # holds the next step. 160/100 is a common withdrawal-protocol hold limit; 100 a minute is
-    # the conventional adult tachycardia cut-off. Review with the medical director.
+    # holds the next step. 100 a minute is the conventional adult tachycardia cut-off. Review
+    # with the medical director.
     max_systolic: int = 160
     max_diastolic: int = 100
     max_pulse: int = 100
@@ -204,7 +207,8 @@ def hold_decision(
     if isinstance(total_or_band, Band):
         band, shown = total_or_band, f"CIWA-B {total_or_band.label}"
     else:
-        band, shown = band_of(total_or_band), f"CIWA-B {total_or_band} ({band_of(total_or_band).label})"
+        band = band_of(total_or_band)
+        shown = f"CIWA-B {total_or_band} ({band.label})"
     _check_vitals(systolic=systolic, diastolic=diastolic, pulse=pulse)
 
     reasons = []

@@ -1,7 +1,11 @@
 """Benzodiazepine (and z-drug) doses expressed as diazepam equivalents (pure, no Django).
 
-The one equivalence table of the project: intake (patients/) and the taper engine
-(tapers/) both convert through `diazepam_equivalent`.
+The one equivalence table of the project: intake (patients.placement), the ledger risk rules
+(tapers.risk) and the taper engine (tapers.engine) all convert through this module:
+`diazepam_per_mg` (exact diazepam mg per mg of a drug), `diazepam_equivalent` (one drug's dose)
+and `total_diazepam_equivalent` (several drugs, summed end by end). The 2025 guideline's dose
+bands in diazepam equivalents (GUIDELINE_LOW_DOSE_DZE_MG, GUIDELINE_HIGH_DOSE_DZE_MG) live here
+too, for the same callers.
 
 Two cited tables, chosen by name:
 - "ashton" (default): Ashton CH, *Benzodiazepines: How They Work and How to Withdraw*
@@ -22,10 +26,24 @@ safe one for their purpose (reference section 1.1, "Encoding tips").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from functools import lru_cache
 
 DIAZEPAM_REFERENCE_MG = Decimal(10)
+
+# 2025 Joint Clinical Practice Guideline on Benzodiazepine Tapering (ASAM et al.), Table 2
+# footnotes (clinical.md 2.1): dose bands in diazepam equivalents (DZE) a day, low <= 10 mg,
+# moderate 10-15 mg, high > 15 mg. The footnote's drug examples mix Ashton's and VA/DoD's
+# anchors (clinical.md 1.2); the DZE figures are the bands.
+GUIDELINE_LOW_DOSE_DZE_MG = Decimal(10)  # "low" is at or below this
+GUIDELINE_HIGH_DOSE_DZE_MG = Decimal(15)  # "high" is above this
+
+# Totals a rule compares with a threshold are rounded as a clinician sees them, so that the
+# rule that fired and the figure on the screen always agree.
+CENTS = Decimal("0.01")
 
 
 class EquivalenceError(ValueError):
@@ -136,24 +154,63 @@ class DiazepamEquivalent:
     def is_range(self) -> bool:
         return self.low_mg != self.high_mg
 
+    def to_cents(self) -> DiazepamEquivalent:
+        """Both ends rounded (half up) to the hundredth of a mg, as shown to a clinician (see CENTS)."""
+        return DiazepamEquivalent(
+            low_mg=self.low_mg.quantize(CENTS, ROUND_HALF_UP),
+            high_mg=self.high_mg.quantize(CENTS, ROUND_HALF_UP),
+            table=self.table,
+        )
 
-def diazepam_equivalent(drug: str, daily_dose_mg: Decimal, *, table: str = DEFAULT_TABLE) -> DiazepamEquivalent:
-    """Diazepam mg equivalent to `daily_dose_mg` of `drug` by the named table.
 
-    A range in the table gives a range here: the larger equivalent dose gives the lower
-    diazepam figure.
-    """
+def _check_table(table: str) -> None:
     if table not in TABLES:
         raise EquivalenceError(f"Unknown equivalence table {table!r}; use one of {', '.join(sorted(TABLES))}.")
-    if daily_dose_mg < 0:
-        raise EquivalenceError("A daily dose cannot be negative.")
+
+
+@lru_cache(maxsize=256)
+def diazepam_per_mg(drug: str, *, table: str = DEFAULT_TABLE) -> tuple[Fraction, Fraction]:
+    """Diazepam mg per mg of `drug` by the named table, exact: (lower, upper) figure.
+
+    A range in the table gives a range here: the larger equivalent dose gives the lower
+    diazepam figure. Exact so that callers comparing with a limit (the taper engine's
+    "25 % every 2 weeks") never refuse a step for a rounding error in the 28th digit.
+    """
+    _check_table(table)
     generic = generic_name(drug)
     equivalent = TABLES[table].get(generic)
     if equivalent is None:
         raise EquivalenceError(f"The {table} table gives no equivalent for {generic}.")
-    dose = Decimal(daily_dose_mg)
-    return DiazepamEquivalent(
-        low_mg=dose * DIAZEPAM_REFERENCE_MG / equivalent.high_mg,
-        high_mg=dose * DIAZEPAM_REFERENCE_MG / equivalent.low_mg,
-        table=table,
-    )
+    reference = Fraction(DIAZEPAM_REFERENCE_MG)
+    return reference / Fraction(equivalent.high_mg), reference / Fraction(equivalent.low_mg)
+
+
+def _decimal(value: Fraction) -> Decimal:
+    # One correctly rounded division in the current Decimal context.
+    return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def diazepam_equivalent(drug: str, daily_dose_mg: Decimal, *, table: str = DEFAULT_TABLE) -> DiazepamEquivalent:
+    """Diazepam mg equivalent to `daily_dose_mg` of `drug` by the named table (a range where
+    the table gives one; see `diazepam_per_mg`)."""
+    _check_table(table)
+    if daily_dose_mg < 0:
+        raise EquivalenceError("A daily dose cannot be negative.")
+    low, high = diazepam_per_mg(drug, table=table)
+    dose = Fraction(daily_dose_mg)
+    return DiazepamEquivalent(low_mg=_decimal(dose * low), high_mg=_decimal(dose * high), table=table)
+
+
+def total_diazepam_equivalent(
+    items: Iterable[tuple[str, Decimal]], *, table: str = DEFAULT_TABLE
+) -> DiazepamEquivalent:
+    """The sum of `diazepam_equivalent` over (drug, daily mg) items, end by end: the low total
+    reads every drug at its lower diazepam figure, the high total every drug at its upper one.
+    Zero for no items; EquivalenceError, as `diazepam_equivalent`, for a drug it cannot convert."""
+    _check_table(table)
+    low = high = Decimal(0)
+    for drug, daily_dose_mg in items:
+        equivalent = diazepam_equivalent(drug, daily_dose_mg, table=table)
+        low += equivalent.low_mg
+        high += equivalent.high_mg
+    return DiazepamEquivalent(low_mg=low, high_mg=high, table=table)

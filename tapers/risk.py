@@ -32,7 +32,7 @@ Rules (sources: ../shared/reference/clinical.md; "clinic default" where it gives
   total is then a range and the rule compares its HIGH end, so that a flag meant to warn of
   too much fires if any reading of the table puts the patient over (a taper, which must not
   overshoot the other way, takes the low end). The totals are compared as shown, to the
-  hundredth of a mg, as patients.placement does.
+  hundredth of a mg (`DiazepamEquivalent.to_cents`), as patients.placement does.
 - dze_not_convertible (warning): a benzodiazepine on hand that the equivalence table cannot
   convert; the total leaves it out and says so.
 """
@@ -47,7 +47,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from itertools import combinations, pairwise
 
-from tapers.equivalence import DEFAULT_TABLE, TABLES, EquivalenceError, diazepam_equivalent, generic_name
+from tapers.equivalence import (
+    DEFAULT_TABLE,
+    GUIDELINE_HIGH_DOSE_DZE_MG,
+    TABLES,
+    EquivalenceError,
+    diazepam_per_mg,
+    generic_name,
+    total_diazepam_equivalent,
+)
 
 
 class RiskInputError(ValueError):
@@ -212,7 +220,7 @@ class Thresholds:
     # minimum, and the 2025 guideline's Rec 17 offers naloxone to "all patients co-prescribed".
     opioid_overlap_min_days: int = 1
     # 2025 Joint Guideline Table 2: a "high" dose is > 15 mg diazepam-equivalent a day (clinical.md 2.1).
-    high_total_dze_mg: Decimal = Decimal(15)
+    high_total_dze_mg: Decimal = GUIDELINE_HIGH_DOSE_DZE_MG
     equivalence_table: str = DEFAULT_TABLE
 
     def __post_init__(self) -> None:
@@ -251,7 +259,6 @@ _MOUD_NOTE = (
     " Do not withhold or disrupt buprenorphine or methadone because of the benzodiazepine "
     "(FDA, 20 Sep 2017; 2025 Joint Guideline Rec 21)."
 )
-_CENTS = Decimal("0.01")
 
 
 def ledger_flags(
@@ -432,7 +439,8 @@ def _benzodiazepine_with_opioid(recent: Sequence[Prescription], t: Thresholds) -
 
 
 def _total_daily_dze(recent: Sequence[Prescription], t: Thresholds, as_of: date) -> list[Flag]:
-    on_hand = [rx for rx in recent if rx.drug_class in t.sedative_classes and rx.supply_start <= as_of < rx.supply_end]
+    # Everything in `recent` starts on or before as_of (see _known_as_of).
+    on_hand = [rx for rx in recent if rx.drug_class in t.sedative_classes and as_of < rx.supply_end]
     # A later prescription of the same drug from the same prescriber replaces the earlier one (a
     # refill or a dose change: the patient is not taking both). The same drug from two prescribers
     # is summed: taking both is the doctor-shopping risk.
@@ -441,10 +449,9 @@ def _total_daily_dze(recent: Sequence[Prescription], t: Thresholds, as_of: date)
         current[(_generic(rx.drug), rx.prescriber_id)] = rx
     flags = []
     counted = []
-    low = high = Decimal(0)
     for rx in sorted(current.values(), key=_chronological):
         try:
-            dze = diazepam_equivalent(rx.drug, rx.daily_dose_mg, table=t.equivalence_table)
+            diazepam_per_mg(rx.drug, table=t.equivalence_table)  # the check, and message, of the total
         except EquivalenceError as error:
             flags.append(
                 Flag(
@@ -457,9 +464,10 @@ def _total_daily_dze(recent: Sequence[Prescription], t: Thresholds, as_of: date)
             )
             continue
         counted.append(rx)
-        low += dze.low_mg
-        high += dze.high_mg
-    low, high = (x.quantize(_CENTS, ROUND_HALF_UP) for x in (low, high))
+    total = total_diazepam_equivalent(
+        ((rx.drug, rx.daily_dose_mg) for rx in counted), table=t.equivalence_table
+    ).to_cents()
+    low, high = total.low_mg, total.high_mg
     if high > t.high_total_dze_mg:
         shown = _mg(high) if low == high else f"{_mg(low)}-{_mg(high)}"
         flags.append(
@@ -470,7 +478,8 @@ def _total_daily_dze(recent: Sequence[Prescription], t: Thresholds, as_of: date)
                 f"({t.equivalence_table} table), over the {_mg(t.high_total_dze_mg)} mg high-dose threshold. "
                 "Withdrawal risk is higher at this dose; plan a gradual taper.",
                 _ids(counted),
-                "default threshold: 2025 Joint Guideline Table 2 (high: > 15 mg diazepam-equivalent a day)",
+                "default threshold: 2025 Joint Guideline Table 2 "
+                f"(high: > {_mg(GUIDELINE_HIGH_DOSE_DZE_MG)} mg diazepam-equivalent a day)",
             )
         )
     return flags

@@ -58,7 +58,6 @@ class _Forms:
     """The doses one drug can be given in."""
 
     def __init__(self, strengths: Strengths, drug: str) -> None:
-        self.drug = drug
         pieces: list[tuple[int, int]] = []
         self.labels: list[str] = []
         for tablet in strengths.tablets:

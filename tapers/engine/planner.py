@@ -49,7 +49,9 @@ MAX_STEPS = 400
 
 LIQUID_LAST_STEPS = " Oral liquid for the last steps (clinic default: use_liquid_below_mg_diazepam)."
 LIQUID_FALLBACK = " Oral liquid: the tablets make no step within the ceiling."
-ASHTON_LOW = "Ashton-style smaller steps at low doses (Ashton Manual via clinical.md 2.2; step size is clinic default)"
+# clinical.md 2.2: smaller steps at low doses come only from secondary summaries of the Ashton
+# Manual, and are UNVERIFIED against her text; the step size is the clinic's.
+ASHTON_LOW = "smaller steps at low doses: secondary summaries of Ashton, unverified; clinic default"
 
 
 def plan_taper(
@@ -91,7 +93,6 @@ class _Cuts:
 class _Planner:
     def __init__(self, ctx: _Context, baseline: _Doses) -> None:
         self.ctx = ctx
-        self.policy = ctx.policy
         self.baseline = baseline
         self.current = baseline
         ctx.on_liquid |= ctx.newly_on_liquid(baseline)  # a patient may already take the liquid
@@ -102,12 +103,13 @@ class _Planner:
     def steps(self) -> tuple[Step, ...]:
         return tuple(self._steps)
 
-    def add(self, day: date, doses: _Doses, rule: str, reason: str) -> None:
+    def add(self, day: date, doses: _Doses, rule: str, reason: str, *, liquid_note: str = "") -> None:
         if len(self._steps) >= MAX_STEPS:
             raise TaperError(
                 f"The plan would need over {MAX_STEPS} steps; check the strengths and the policy.", code="plan_too_long"
             )
-        self._steps.append(self.ctx.step(len(self._steps) + 1, day, doses, self.current, rule, reason))
+        step = self.ctx.step(len(self._steps) + 1, day, doses, self.current, rule, reason, liquid_note=liquid_note)
+        self._steps.append(step)
         self.history.append((day, doses))
         self.current = doses
 
@@ -116,7 +118,8 @@ class _Planner:
 
     def substitute(self, start: date) -> date:
         """Replace each non-diazepam dose with diazepam, one dose at a time; the first reduction day."""
-        ctx, policy = self.ctx, self.policy
+        ctx = self.ctx
+        policy = ctx.policy
         diazepam = ctx.forms_of(DIAZEPAM, "Switching to diazepam")
         order = [*policy.substitution_order, *(t for t in TIMES_OF_DAY if t not in policy.substitution_order)]
         interval = timedelta(days=policy.substitution_interval_days)
@@ -148,21 +151,22 @@ class _Planner:
                     whole = remaining == 0
                     part = "" if whole else f" {_fmt(original - remaining, '0.0001')} mg of"
                     range_note = ""
-                    if ctx.factor(drug)[0] != ctx.factor(drug)[1]:
+                    low, high = ctx.factor(drug)
+                    if low != high:
                         range_note = (
-                            f" The {ctx.table} equivalent of {drug} is a range: diazepam at its lower figure,"
+                            f" The {policy.table} equivalent of {drug} is a range: diazepam at its lower figure,"
                             " so by the upper figure this is a cut"
                         )
                         range_note += "." if whole else ", split so each stage keeps within the ceiling."
-                    if liquid_fallback and ctx.newly_on_liquid(doses):
-                        range_note += LIQUID_FALLBACK
                     self.add(
                         day,
                         doses,
                         "substitution",
                         f"Diazepam {_fmt(_mg(doses, time, DIAZEPAM) - diazepam_before, '0.0001')} mg for{part} the "
                         f"{time} {drug} ({_fmt(original, '0.0001')} mg), one dose at a time, a week or more apart "
-                        f"({REC_7}; {ctx.table} equivalents, rounded down to the diazepam strengths).{range_note}",
+                        f"(clinic default; {REC_7}; {policy.table} equivalents, rounded down to the diazepam "
+                        f"strengths).{range_note}",
+                        liquid_note=LIQUID_FALLBACK if liquid_fallback else "",
                     )
                     day += interval
         if not self.history:
@@ -193,7 +197,7 @@ class _Planner:
         for liquid in (True,) if allowed else (False, True) if fallback else (False,):
             for left_units in reversed(forms.below(_units_of(remaining, drug), liquid=liquid or drug in ctx.on_liquid)):
                 left = _mg_of_units(left_units)
-                switched = diazepam_equivalent(drug, original - left, table=ctx.table).low_mg
+                switched = diazepam_equivalent(drug, original - left, table=ctx.policy.table).low_mg
                 floored = switched.quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
                 wanted = _units_of(diazepam_before + floored, DIAZEPAM)
                 new_diazepam = _mg_of_units(diazepam.floor(wanted, liquid=liquid or DIAZEPAM in ctx.on_liquid))
@@ -251,7 +255,8 @@ class _Planner:
         return _Cuts(within, over, blocked, any_candidate)
 
     def reduce(self, day: date) -> None:
-        ctx, policy = self.ctx, self.policy
+        ctx = self.ctx
+        policy = ctx.policy
         target = Fraction(policy.target_mg_diazepam)
         interval = timedelta(days=policy.interval_days)
         ceiling = _pct(policy.max_reduction_2_weeks_percent)
@@ -302,14 +307,12 @@ class _Planner:
             time, drug, units = picked[1]
             chosen = _with(self.current, time, drug, _mg_of_units(units))
             rule, reason = self._explain(search, (low, high), ctx.dze(chosen), low_dose=low_dose)
-            if ctx.newly_on_liquid(chosen):
-                reason += LIQUID_FALLBACK if liquid_fallback else LIQUID_LAST_STEPS
-            self.add(day, chosen, rule, reason)
+            self.add(day, chosen, rule, reason, liquid_note=LIQUID_FALLBACK if liquid_fallback else LIQUID_LAST_STEPS)
             day += interval
 
     def _explain(self, search: _Cuts, before: _Dze, after: _Dze, *, low_dose: bool) -> tuple[str, str]:
         """The rule that shaped a cut, and a sentence citing it."""
-        policy = self.policy
+        policy = self.ctx.policy
         share = _as_percent(_cut(before, after))
         ceiling = _pct(policy.max_reduction_2_weeks_percent)
         pace = f"{_fmt(policy.low_dose_step_mg_diazepam)} mg" if low_dose else f"{_pct(policy.reduction_percent)} %"

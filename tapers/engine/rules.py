@@ -28,12 +28,12 @@ from tapers.engine.types import (
     _Dze,
 )
 from tapers.equivalence import (
-    DIAZEPAM_REFERENCE_MG,
     TABLES,
     DiazepamEquivalent,
     EquivalenceError,
-    diazepam_equivalent,
+    diazepam_per_mg,
     generic_name,
+    total_diazepam_equivalent,
 )
 
 # 2025 guideline Rec 6: "should typically not exceed 25% every 2 weeks": the look-back window.
@@ -105,7 +105,6 @@ class _Context:
     def __init__(self, policy: TaperPolicy, strengths: Sequence[Strengths]) -> None:
         _check_policy(policy)
         self.policy = policy
-        self.table = policy.table
         self.forms: dict[str, _Forms] = {}
         for item in strengths:
             drug = self.generic(item.drug)
@@ -115,7 +114,6 @@ class _Context:
                 )
             self.forms[drug] = _Forms(item, drug)
         self.keep = 1 - Fraction(policy.max_reduction_2_weeks_percent) / 100
-        self._factors: dict[str, _Dze] = {}
         self.on_liquid: set[str] = set()
         self._dze: dict[_Doses, _Dze] = {}
 
@@ -124,21 +122,15 @@ class _Context:
             drug = generic_name(name)
         except EquivalenceError as error:
             raise TaperError(str(error), code="unknown_drug") from error
-        if drug not in TABLES[self.table]:
-            raise TaperError(f"The {self.table} equivalence table gives no equivalent for {drug}.", code="unknown_drug")
+        table = self.policy.table
+        if drug not in TABLES[table]:
+            raise TaperError(f"The {table} equivalence table gives no equivalent for {drug}.", code="unknown_drug")
         return drug
 
     def factor(self, drug: str) -> _Dze:
-        """Diazepam mg per mg of `drug`, at the lower and upper end of the table's range.
-
-        The same arithmetic as `diazepam_equivalent`, kept exact so that a cut of exactly 25 %
-        is never refused for a rounding error in the 28th digit.
-        """
-        if drug not in self._factors:
-            equivalent = TABLES[self.table][drug]
-            reference = Fraction(DIAZEPAM_REFERENCE_MG)
-            self._factors[drug] = (reference / Fraction(equivalent.high_mg), reference / Fraction(equivalent.low_mg))
-        return self._factors[drug]
+        """Diazepam mg per mg of `drug` by the policy's table, exact, at the lower and upper end of
+        its range: a cut of exactly 25 % is never refused for a rounding error in the 28th digit."""
+        return diazepam_per_mg(drug, table=self.policy.table)
 
     def dze(self, doses: _Doses) -> _Dze:
         if doses not in self._dze:
@@ -151,12 +143,7 @@ class _Context:
         return self._dze[doses]
 
     def equivalent(self, doses: _Doses) -> DiazepamEquivalent:
-        low = high = Decimal(0)
-        for drug, mg in _totals(doses):
-            dze = diazepam_equivalent(drug, mg, table=self.table)
-            low += dze.low_mg
-            high += dze.high_mg
-        return DiazepamEquivalent(low_mg=low, high_mg=high, table=self.table)
+        return total_diazepam_equivalent(_totals(doses), table=self.policy.table)
 
     def newly_on_liquid(self, doses: _Doses) -> set[str]:
         """The drugs these doses put on the liquid for the first time."""
@@ -223,10 +210,16 @@ class _Context:
                 return "over_ceiling", 1 - new_end / then_end
         return None
 
-    def step(self, number: int, day: date, doses: _Doses, previous: _Doses, rule: str, reason: str) -> Step:
+    def step(
+        self, number: int, day: date, doses: _Doses, previous: _Doses, rule: str, reason: str, *, liquid_note: str = ""
+    ) -> Step:
+        """The annotated step; `liquid_note` ends the reason when these doses put a drug on the liquid."""
         # Once one dose of a drug needs the liquid, every later dose of it that the liquid makes
         # is given as liquid: one form of a drug is easier to dispense and to take right.
-        self.on_liquid |= self.newly_on_liquid(doses)
+        newly_on_liquid = self.newly_on_liquid(doses)
+        if newly_on_liquid:
+            reason += liquid_note
+        self.on_liquid |= newly_on_liquid
         on_liquid = self.on_liquid
         step_doses = []
         for time, drug, mg in doses:
@@ -259,7 +252,7 @@ def _check_policy(policy: TaperPolicy) -> None:
     if policy.low_dose_threshold_mg_diazepam < 0 or policy.low_dose_step_mg_diazepam <= 0:
         refuse("The low-dose threshold must be 0 or more and the low-dose step above 0 mg.")
     if not 7 <= policy.substitution_interval_days <= 14:
-        refuse(f"substitution_interval_days must be 7 to 14 ({REC_7}).")
+        refuse("substitution_interval_days must be 7 to 14 (clinic default: one dose switched a week or two apart).")
     if set(policy.substitution_order) - set(TIMES_OF_DAY):
         refuse(f"substitution_order may name only {', '.join(TIMES_OF_DAY)}.")
     if policy.use_liquid_below_mg_diazepam is not None and policy.use_liquid_below_mg_diazepam < 0:
@@ -324,7 +317,7 @@ def _breach_message(
     if code == "dose_increase":
         return (
             f"{where} raises the daily dose from {_dze_text(ctx.dze(previous))} to {_dze_text(ctx.dze(new))} "
-            f"diazepam-equivalent ({ctx.table} table); a taper step may only keep or lower it."
+            f"diazepam-equivalent ({ctx.policy.table} table); a taper step may only keep or lower it."
         )
     when = f"on {then_day.isoformat()}" if then_day else "before the taper"
     return (

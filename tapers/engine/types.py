@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from tapers.equivalence import DEFAULT_TABLE, DiazepamEquivalent
+from tapers.equivalence import DEFAULT_TABLE, GUIDELINE_LOW_DOSE_DZE_MG, DiazepamEquivalent
 
 TIMES_OF_DAY = ("morning", "midday", "evening", "bedtime")
 
@@ -68,15 +68,17 @@ class TaperPolicy:
     max_reduction_2_weeks_percent: Decimal = Decimal(25)
     # Clinic default: the 2025 guideline Table 2 "low dose" band (<= 10 mg DZE); the guideline
     # ties no step size to it.
-    low_dose_threshold_mg_diazepam: Decimal = Decimal(10)
+    low_dose_threshold_mg_diazepam: Decimal = GUIDELINE_LOW_DOSE_DZE_MG
     # Clinic default: at or below the threshold each step cuts this much DZE instead of a
     # percentage (10 % at the threshold is 1 mg). Secondary Ashton summaries say 0.5 mg
     # diazepam steps at low doses (clinical.md 2.2, UNVERIFIED).
     low_dose_step_mg_diazepam: Decimal = Decimal("0.5")
     # Rec 7: consider switching to a longer-acting benzodiazepine.
     switch_to_diazepam: bool = False
-    # Clinic default, inside the Table 7 note (switch over 1-2 weeks, not 1-2 days): one
-    # dose is substituted a week.
+    # Clinic default: one dose is substituted a week, and 7 to 14 days are allowed (also a clinic
+    # default). The Table 7 note (a switch "may be more successful if the doses are slowly
+    # transitioned over 1-2 weeks rather than 1-2 days") is about the whole switch, not the gap
+    # between doses: it sets no figure for this.
     substitution_interval_days: int = 7
     # Clinic default: the night dose first, where diazepam's sedation does least harm.
     substitution_order: tuple[str, ...] = ("bedtime", "evening", "midday", "morning")

@@ -4,14 +4,16 @@ The measures the properties check are the ones tapers/engine/__init__.py defines
 - DZE: sum over drugs of `diazepam_equivalent(drug, daily mg)`; a range where the table gives
   one, and every rule holds at both ends of it.
 - Never increases: each step's DZE <= the previous step's (the baseline's for step 1).
-- Ceiling (2025 guideline Rec 6, "not exceed 25% every 2 weeks"): on the day a step starts, its
-  DZE >= 75 % of the DZE in effect 14 days before; the only exemption is the last step of a
-  taper to zero from at most `stop_from_mg_diazepam` (upper end).
+- Ceiling (2025 guideline Rec 6, "not exceed 25% every 2 weeks"; a clinic may set it lower): on
+  the day a step starts, its DZE >= (100 - max_reduction_2_weeks_percent) % of the DZE in effect
+  14 days before; the only exemption is the last step of a taper to zero from at most
+  `stop_from_mg_diazepam` (upper end).
 - Makeable: whole tablets plus halves of scored ones, or whole steps of the liquid.
 
 These tests recompute each measure here, from `diazepam_equivalent` and the strengths, rather
-than asking the engine. `diazepam_equivalent` divides in 28-digit Decimal, so comparisons allow
-EPS for that arithmetic and nothing else.
+than asking the engine; the equivalents themselves are checked against figures written out
+from clinical.md (REFERENCE_PER_MG). `diazepam_equivalent` divides in 28-digit Decimal, so
+comparisons allow EPS for that arithmetic and nothing else.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from functools import cache
 
 import pytest
@@ -68,17 +71,48 @@ CATALOGUE = {
 }
 STRENGTHS = list(CATALOGUE.values())
 
+F = Fraction
+# mg diazepam per mg of each drug in CATALOGUE, (lower, upper), written out from
+# ../shared/reference/clinical.md, not read from tapers.equivalence:
+# - "ashton": section 1.1, the "~ diazepam 10 mg" column (Ashton Manual 2002, Table 1);
+#   10 / that dose, a range kept as its two ends.
+# - "va_dod": section 1.2, the 2025 guideline pocket guide Table 7, "VA/DoD SUD CPG (2021)"
+#   column. It lists neither bromazepam nor lormetazepam.
+REFERENCE_PER_MG: dict[str, dict[str, tuple[Fraction, Fraction]]] = {
+    "ashton": {
+        "diazepam": (F(1), F(1)),  # 10 mg
+        "alprazolam": (F(20), F(20)),  # 0.5 mg
+        "lorazepam": (F(10), F(10)),  # 1 mg
+        "clonazepam": (F(20), F(20)),  # 0.5 mg
+        "oxazepam": (F(1, 2), F(1, 2)),  # 20 mg
+        "bromazepam": (F(10, 6), F(2)),  # 5-6 mg
+        "lormetazepam": (F(5), F(10)),  # 1-2 mg
+    },
+    "va_dod": {
+        "diazepam": (F(1), F(1)),  # 10 mg
+        "alprazolam": (F(10), F(10)),  # 1 mg
+        "lorazepam": (F(5), F(5)),  # 2 mg
+        "clonazepam": (F(10), F(10)),  # 1 mg
+        "oxazepam": (F(1, 3), F(1, 3)),  # 30 mg
+    },
+}
+
+
+def strengths_for(table: str) -> list[Strengths]:
+    # The engine refuses strengths for a drug its table cannot convert.
+    return [s for s in STRENGTHS if s.drug in REFERENCE_PER_MG[table]]
+
 
 # --- independent measures --------------------------------------------------------------------
 
 
-def dze(regimen: Regimen) -> tuple[Decimal, Decimal]:
+def dze(regimen: Regimen, table: str = "ashton") -> tuple[Decimal, Decimal]:
     totals: dict[str, Decimal] = {}
     for dose in regimen.doses:
         totals[dose.drug] = totals.get(dose.drug, D(0)) + dose.mg
     low = high = D(0)
     for drug, mg in totals.items():
-        equivalent = diazepam_equivalent(drug, mg)
+        equivalent = diazepam_equivalent(drug, mg, table=table)
         low += equivalent.low_mg
         high += equivalent.high_mg
     return low, high
@@ -143,23 +177,52 @@ def cases(draw) -> tuple[Regimen, TaperPolicy]:
     switch = draw(st.booleans())
     all_diazepam = all(d.drug == "diazepam" for d in regimen.doses)
     target = draw(st.sampled_from([D(0), D(0), D(2), D(5), D("7.5")])) if switch or all_diazepam else D(0)
+    in_both_tables = {d.drug for d in regimen.doses} <= set(REFERENCE_PER_MG["va_dod"])
     policy = TaperPolicy(
         reduction_percent=draw(st.sampled_from([D(5), D("7.5"), D(10)])),
         interval_days=draw(st.sampled_from([14, 21, 28])),
+        max_reduction_2_weeks_percent=draw(st.sampled_from([D(25), D(20), D(15)])),
         low_dose_threshold_mg_diazepam=draw(st.sampled_from([D(5), D(10), D(15)])),
         low_dose_step_mg_diazepam=draw(st.sampled_from([D("0.5"), D(1)])),
         switch_to_diazepam=switch,
+        use_liquid_below_mg_diazepam=draw(st.sampled_from([TaperPolicy.use_liquid_below_mg_diazepam, None])),
         target_mg_diazepam=target,
+        table=draw(st.sampled_from(["ashton", "va_dod"])) if in_both_tables else "ashton",
     )
     return regimen, policy
 
 
-PROPERTY = settings(max_examples=40, deadline=None)
+# 60, not 40: at a 15 % ceiling most plans are refused near the end (plan_of), and each property
+# should still see about 40 whole plans.
+PROPERTY = settings(max_examples=60, deadline=None)
 
 
-def plan_of(case: tuple[Regimen, TaperPolicy]) -> TaperPlan:
+def plan_of(case: tuple[Regimen, TaperPolicy]) -> TaperPlan | None:
+    """The plan; None where a ceiling under 25 % leaves no step the strengths make.
+
+    Every liquid in CATALOGUE steps by at most 0.1 mg DZE (at either end of a range, by either
+    table), so a cut of one liquid step keeps within a ceiling of p % from any dose of at least
+    10 / p mg DZE: the engine may refuse only below that, and must say what to change.
+    """
     regimen, policy = case
-    return plan_taper(regimen, strengths=STRENGTHS, start=START, policy=policy)
+    pct = policy.max_reduction_2_weeks_percent
+    try:
+        return plan_taper(regimen, strengths=strengths_for(policy.table), start=START, policy=policy)
+    except TaperError as error:
+        if pct == 25 or error.code != "no_step_within_ceiling":
+            raise  # at 25 % every dose in CATALOGUE reaches the target
+        refusal = error
+    if "cannot be switched to diazepam within the" in refusal.message:
+        # Not a legitimate refusal but a known engine bug, recorded by
+        # test_a_switch_rounded_down_to_tablets_can_finish_with_the_liquid (strict xfail): drop
+        # this once that test passes.
+        assert f"cannot be switched to diazepam within the {pct} % ceiling" in refusal.message
+        return None
+    assert f"is over the {pct} % in 2 weeks ceiling" in refusal.message
+    assert "add a smaller or scored strength or an oral liquid with a finer step" in refusal.message
+    refused_at = D(str(refusal.extra["dze_mg"]).split()[0].split("-")[0])  # "0.3-0.6 mg": the lower end
+    assert refused_at - D("0.005") < 10 / pct, refusal.message  # shown to the hundredth
+    return None
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -168,26 +231,32 @@ def plan_of(case: tuple[Regimen, TaperPolicy]) -> TaperPlan:
 @PROPERTY
 @given(cases())
 def test_it_never_increases_the_daily_dose_at_either_end_of_the_range(case):
+    _, policy = case
     plan = plan_of(case)
+    if plan is None:
+        return
     for step in plan.steps:
-        before, after = dze(previous_of(plan, step)), dze(step.regimen)
+        before, after = dze(previous_of(plan, step), policy.table), dze(step.regimen, policy.table)
         assert after[0] <= before[0] + EPS
         assert after[1] <= before[1] + EPS
 
 
 @PROPERTY
 @given(cases())
-def test_it_never_cuts_more_than_25_percent_of_the_dose_two_weeks_earlier(case):
+def test_it_never_cuts_more_than_the_ceiling_of_the_dose_two_weeks_earlier(case):
     _, policy = case
     plan = plan_of(case)
+    if plan is None:
+        return
+    keep = 1 - policy.max_reduction_2_weeks_percent / 100
     for step in plan.steps:
-        then = dze(in_effect(plan, step.starts_on - timedelta(days=14)))
-        now = dze(step.regimen)
-        stopping_from = dze(previous_of(plan, step))[1]
+        then = dze(in_effect(plan, step.starts_on - timedelta(days=14)), policy.table)
+        now = dze(step.regimen, policy.table)
+        stopping_from = dze(previous_of(plan, step), policy.table)[1]
         if not step.doses and stopping_from <= policy.stop_from_mg_diazepam:
             continue  # the last step of a taper to zero: exempt by definition
         for now_end, then_end in zip(now, then, strict=True):
-            assert now_end >= D("0.75") * then_end - EPS, (step.number, now, then)
+            assert now_end >= keep * then_end - EPS, (step.number, now, then, keep)
 
 
 @PROPERTY
@@ -195,11 +264,13 @@ def test_it_never_cuts_more_than_25_percent_of_the_dose_two_weeks_earlier(case):
 def test_it_reaches_the_target(case):
     regimen, policy = case
     plan = plan_of(case)
-    if dze(regimen)[0] <= policy.target_mg_diazepam:
+    if plan is None:
+        return
+    if dze(regimen, policy.table)[0] <= policy.target_mg_diazepam:
         assert plan.steps == ()  # already at (or under) the target: nothing to do
         return
     final = plan.steps[-1].regimen
-    low = dze(final)[0]
+    low = dze(final, policy.table)[0]
     if policy.target_mg_diazepam == 0:
         assert final.doses == ()
         return
@@ -211,7 +282,7 @@ def test_it_reaches_the_target(case):
     threshold = policy.use_liquid_below_mg_diazepam
     liquid = threshold is not None and low <= threshold
     for dose in final.doses:
-        per_mg = diazepam_equivalent(dose.drug, D(1)).low_mg
+        per_mg = diazepam_equivalent(dose.drug, D(1), table=policy.table).low_mg
         for lower in tablet_doses(CATALOGUE[dose.drug], dose.mg):
             if lower < dose.mg:
                 assert low - (dose.mg - lower) * per_mg < policy.target_mg_diazepam - EPS
@@ -227,10 +298,12 @@ def test_it_reaches_the_target(case):
 def test_every_dose_is_made_from_the_strengths(case):
     regimen, policy = case
     plan = plan_of(case)
+    if plan is None:
+        return
     threshold = policy.use_liquid_below_mg_diazepam
     on_liquid = {d.drug for d in regimen.doses if not by_tablets(d.drug, d.mg)}
     for step in plan.steps:
-        liquid_allowed = threshold is not None and dze(previous_of(plan, step))[0] <= threshold
+        liquid_allowed = threshold is not None and dze(previous_of(plan, step), policy.table)[0] <= threshold
         for dose in step.doses:
             if by_tablets(dose.drug, dose.mg):
                 continue
@@ -246,23 +319,41 @@ def test_every_dose_is_made_from_the_strengths(case):
 
 @PROPERTY
 @given(cases())
-def test_equivalents_are_the_tables_within_rounding(case):
-    regimen, _ = case
+def test_equivalents_are_the_reference_figures_within_rounding(case):
+    regimen, policy = case
     plan = plan_of(case)
+    if plan is None:
+        return
+    per_mg = REFERENCE_PER_MG[policy.table]
+
+    def expected(totals: dict[str, Decimal]) -> tuple[Fraction, Fraction]:
+        return (
+            sum((F(mg) * per_mg[drug][0] for drug, mg in totals.items()), F(0)),
+            sum((F(mg) * per_mg[drug][1] for drug, mg in totals.items()), F(0)),
+        )
+
+    baseline: dict[str, Decimal] = {}
+    for dose in regimen.doses:
+        baseline[dose.drug] = baseline.get(dose.drug, D(0)) + dose.mg
+    measured = [(plan.baseline_equivalent, baseline)]
     for step in plan.steps:
-        assert (step.diazepam_equivalent.low_mg, step.diazepam_equivalent.high_mg) == dze(step.regimen)
-        assert step.diazepam_equivalent.table == "ashton"
         totals: dict[str, Decimal] = {}
         for dose in step.doses:
             totals[dose.drug] = totals.get(dose.drug, D(0)) + dose.mg
         assert dict(step.totals_mg) == totals
+        measured.append((step.diazepam_equivalent, totals))
+    for equivalent, totals in measured:
+        assert equivalent.table == policy.table
+        low, high = expected(totals)
+        assert abs(F(equivalent.low_mg) - low) <= F(EPS), (equivalent, totals)
+        assert abs(F(equivalent.high_mg) - high) <= F(EPS), (equivalent, totals)
     # Switching swaps each dose for diazepam at the table's (lower) figure, rounded down to what
     # the diazepam strengths make: less than 1 mg (their widest gap) lost per dose switched.
     switched = [s for s in plan.steps if s.rule == "substitution"]
     if switched:
         doses_switched = len({(d.drug, d.time_of_day) for d in regimen.doses if d.drug != "diazepam"})
-        lost = dze(regimen)[0] - dze(switched[-1].regimen)[0]
-        assert D(0) <= lost < doses_switched
+        lost = expected(baseline)[0] - expected(dict(switched[-1].totals_mg))[0]
+        assert 0 <= lost < doses_switched
 
 
 @PROPERTY
@@ -270,6 +361,8 @@ def test_equivalents_are_the_tables_within_rounding(case):
 def test_substitution_comes_first_one_dose_at_a_time(case):
     _, policy = case
     plan = plan_of(case)
+    if plan is None:
+        return
     rules = [s.rule for s in plan.steps]
     count = rules.count("substitution")
     assert rules[:count] == ["substitution"] * count
@@ -294,6 +387,8 @@ def test_substitution_comes_first_one_dose_at_a_time(case):
 def test_steps_are_dated_by_the_policy_and_numbered(case):
     _, policy = case
     plan = plan_of(case)
+    if plan is None:
+        return
     assert [s.number for s in plan.steps] == list(range(1, len(plan.steps) + 1))
     if plan.steps:
         assert plan.steps[0].starts_on == START
@@ -312,9 +407,12 @@ def test_steps_are_dated_by_the_policy_and_numbered(case):
 def test_its_own_plans_pass_its_validator(case):
     regimen, policy = case
     plan = plan_of(case)
+    if plan is None:
+        return
     drafts = [StepDraft(s.starts_on, s.regimen) for s in plan.steps]
-    checked = validate_steps(regimen, drafts, strengths=STRENGTHS, policy=policy)
-    assert [s.diazepam_equivalent for s in checked] == [s.diazepam_equivalent for s in plan.steps]
+    # Refusing any of them raises TaperError: the check is that this returns.
+    checked = validate_steps(regimen, drafts, strengths=strengths_for(policy.table), policy=policy)
+    assert [(s.number, s.starts_on, s.rule) for s in checked] == [(s.number, s.starts_on, "manual") for s in plan.steps]
 
 
 # --- the Ashton-style example ----------------------------------------------------------------
@@ -477,6 +575,45 @@ def test_it_refuses_when_no_step_fits_the_ceiling():
     assert "oral liquid" in error.value.message
 
 
+def test_a_lower_ceiling_refuses_a_cut_the_25_percent_ceiling_allows_and_says_what_to_change():
+    # Unscored 5 and 10 mg tablets cut diazepam by 5 mg at least. Within the guideline's 25 %
+    # that makes one step, 20 to 15 mg, and no more (15 to 10 mg is a third); a clinic ceiling of
+    # 15 % leaves no step at all.
+    tablets_only = Strengths("diazepam", tablets("5", "10"))
+    for ceiling, refused_at in ((25, "15 mg"), (15, "20 mg")):
+        policy = TaperPolicy(max_reduction_2_weeks_percent=D(ceiling))
+        with pytest.raises(TaperError) as error:
+            plan_taper(only("diazepam", "20"), strengths=[tablets_only], start=START, policy=policy)
+        assert error.value.code == "no_step_within_ceiling"
+        assert error.value.extra == {"dze_mg": refused_at}
+        message = error.value.message
+        assert message.startswith(
+            f"Cannot plan below {refused_at} diazepam-equivalent a day: every cut the strengths allow "
+            f"(diazepam: 5 mg, 10 mg tablets) is over the {ceiling} % in 2 weeks ceiling"
+        )
+        assert message.endswith(
+            "To go on, add a smaller or scored strength or an oral liquid with a finer step, stop from a higher "
+            "dose (stop_from_mg_diazepam), or set a maintenance target."
+        )
+
+
+@pytest.mark.xfail(strict=True, raises=TaperError, reason="engine bug: a switch rounded down to tablets owes diazepam")
+def test_a_switch_rounded_down_to_tablets_can_finish_with_the_liquid():
+    # Found by the properties once the ceiling and the liquid threshold vary. Lormetazepam 0.5 mg
+    # (diazepam 2.5-5 mg), 20 % ceiling, the liquid only as a fallback. Stage 1 switches 0.2 mg
+    # for diazepam 1 mg; stages 2-4, on tablets, floor the diazepam owed for 0.28, 0.34 and 0.39
+    # mg switched to the same 1 mg, so each is a plain cut of lormetazepam (to 0.11 mg). When only
+    # the liquid can go on, the planner adds back all the diazepam owed since the start: that
+    # raises the lower end, so it refuses ("no_step_within_ceiling") and asks for a diazepam
+    # liquid that is already in the strengths. A step within the rules exists: lormetazepam 0.08
+    # mg with diazepam 1.1 mg (1.5-1.9 mg from 1.55-2.1 mg; validate_steps accepts it).
+    policy = TaperPolicy(
+        max_reduction_2_weeks_percent=D(20), switch_to_diazepam=True, use_liquid_below_mg_diazepam=None
+    )
+    plan = plan_taper(only("lormetazepam", "0.5", "morning"), strengths=STRENGTHS, start=START, policy=policy)
+    assert plan.steps[-1].doses == ()
+
+
 def test_it_refuses_a_dose_the_strengths_cannot_make():
     tablets_only = Strengths("diazepam", tablets("2s", "5s", "10s"))
     message = r"diazepam 7\.3 mg \(morning\) cannot be made .* nearest that can: 7 mg or 7\.5 mg"
@@ -488,29 +625,73 @@ def test_it_refuses_a_dose_the_strengths_cannot_make():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "strengths", "code"),
+    ("kwargs", "strengths", "code", "message"),
     [
-        ({"regimen": only("aspirin", "75")}, [DIAZEPAM], "unknown_drug"),
-        ({"regimen": only("alprazolam", "1")}, [DIAZEPAM], "missing_strengths"),
-        ({"regimen": only("diazepam", "5", "noon")}, [DIAZEPAM], "bad_regimen"),
-        ({"policy": TaperPolicy(reduction_percent=D(20))}, [DIAZEPAM], "bad_policy"),
-        ({"policy": TaperPolicy(interval_days=7)}, [DIAZEPAM], "bad_policy"),
-        ({"policy": TaperPolicy(max_reduction_2_weeks_percent=D(30))}, [DIAZEPAM], "bad_policy"),
-        ({"policy": TaperPolicy(table="bnf")}, [DIAZEPAM], "bad_policy"),
-        ({}, [DIAZEPAM, DIAZEPAM], "bad_strengths"),
+        (
+            {"regimen": only("aspirin", "75")},
+            [DIAZEPAM],
+            "unknown_drug",
+            "'aspirin' is not in the benzodiazepine equivalence table.",
+        ),
+        (
+            {"regimen": only("alprazolam", "1")},
+            [DIAZEPAM],
+            "missing_strengths",
+            "The current regimen: no strengths were given for alprazolam; list the tablets (and any liquid) the "
+            "pharmacy can dispense.",
+        ),
+        (
+            {"regimen": only("diazepam", "5", "noon")},
+            [DIAZEPAM],
+            "bad_regimen",
+            "The current regimen: 'noon' is not a time of day; use one of morning, midday, evening, bedtime.",
+        ),
+        (
+            {"policy": TaperPolicy(reduction_percent=D(20))},
+            [DIAZEPAM],
+            "bad_policy",
+            "reduction_percent must be 5 to 10 (2025 guideline Rec 6",
+        ),
+        ({"policy": TaperPolicy(interval_days=7)}, [DIAZEPAM], "bad_policy", "interval_days must be 14 to 28 (2025"),
+        (
+            {"policy": TaperPolicy(max_reduction_2_weeks_percent=D(30))},
+            [DIAZEPAM],
+            "bad_policy",
+            "max_reduction_2_weeks_percent must be above 0 and at most 25 (2025 guideline Rec 6",
+        ),
+        (
+            {"policy": TaperPolicy(substitution_interval_days=5)},
+            [DIAZEPAM],
+            "bad_policy",
+            "substitution_interval_days must be 7 to 14 (clinic default",
+        ),
+        (
+            {"policy": TaperPolicy(table="bnf")},
+            [DIAZEPAM],
+            "bad_policy",
+            "Unknown equivalence table 'bnf'; use one of ashton, va_dod.",
+        ),
+        (
+            {},
+            [DIAZEPAM, DIAZEPAM],
+            "bad_strengths",
+            "The strengths list names diazepam twice; give one entry per drug.",
+        ),
         (
             {"policy": TaperPolicy(switch_to_diazepam=True), "regimen": only("alprazolam", "1")},
             [CATALOGUE["alprazolam"]],
             "missing_strengths",
+            "Switching to diazepam: no strengths were given for diazepam; list the tablets (and any liquid) the "
+            "pharmacy can dispense.",
         ),
     ],
 )
-def test_it_refuses_bad_input_with_a_code(kwargs, strengths, code):
+def test_it_refuses_bad_input_with_a_code_and_what_to_change(kwargs, strengths, code, message):
     arguments = {"regimen": only("diazepam", "10"), "policy": TaperPolicy(), **kwargs}
     with pytest.raises(TaperError) as error:
         plan_taper(arguments["regimen"], strengths=strengths, start=START, policy=arguments["policy"])
     assert error.value.code == code
-    assert error.value.message
+    assert error.value.message.startswith(message)
 
 
 def test_the_same_input_gives_the_same_plan():

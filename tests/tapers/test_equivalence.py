@@ -1,12 +1,23 @@
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tapers.equivalence import DRUGS, TABLES, EquivalenceError, diazepam_equivalent, generic_name
+from tapers.equivalence import (
+    DRUGS,
+    TABLES,
+    DiazepamEquivalent,
+    EquivalenceError,
+    diazepam_equivalent,
+    diazepam_per_mg,
+    generic_name,
+    total_diazepam_equivalent,
+)
 
 D = Decimal
+F = Fraction
 
 
 @pytest.mark.parametrize(
@@ -55,6 +66,54 @@ def test_the_guideline_dose_band_anchors_mix_the_two_tables():
     assert diazepam_equivalent("lorazepam", D(2), table="va_dod").high_mg == 10
     assert diazepam_equivalent("alprazolam", D(1), table="va_dod").high_mg == 10
     assert diazepam_equivalent("lorazepam", D(2)).high_mg == 20
+
+
+@pytest.mark.parametrize(
+    ("drug", "table", "per_mg"),
+    [
+        # clinical.md 1.1: bromazepam 5-6 mg, lormetazepam 1-2 mg ~ diazepam 10 mg (lower, upper).
+        ("bromazepam", "ashton", (F(5, 3), F(2))),
+        ("lormetazepam", "ashton", (F(5), F(10))),
+        ("Xanax", "ashton", (F(20), F(20))),
+        # clinical.md 1.2, VA/DoD column: alprazolam 1 mg, oxazepam 30 mg.
+        ("alprazolam", "va_dod", (F(10), F(10))),
+        ("oxazepam", "va_dod", (F(1, 3), F(1, 3))),
+    ],
+)
+def test_diazepam_per_mg_is_exact_and_keeps_a_range(drug, table, per_mg):
+    assert diazepam_per_mg(drug, table=table) == per_mg
+
+
+@pytest.mark.parametrize(
+    ("drug", "table", "message"),
+    [
+        ("aspirin", "ashton", "'aspirin' is not in the benzodiazepine equivalence table"),
+        ("bromazepam", "va_dod", "The va_dod table gives no equivalent for bromazepam"),
+        ("diazepam", "bnf", "Unknown equivalence table 'bnf'"),
+    ],
+)
+def test_diazepam_per_mg_refuses_what_diazepam_equivalent_refuses(drug, table, message):
+    for call in (lambda: diazepam_per_mg(drug, table=table), lambda: diazepam_equivalent(drug, D(1), table=table)):
+        with pytest.raises(EquivalenceError, match=message):
+            call()
+
+
+def test_the_total_sums_each_end_over_the_drugs():
+    # Ashton: lormetazepam 1 mg is diazepam 5-10 mg; clonazepam 0.25 mg is 5 mg.
+    total = total_diazepam_equivalent([("lormetazepam", D(1)), ("Klonopin", D("0.25")), ("diazepam", D(1))])
+    assert total == DiazepamEquivalent(low_mg=D(11), high_mg=D(16), table="ashton")
+    assert total_diazepam_equivalent([("alprazolam", D(1))], table="va_dod").high_mg == 10
+    assert total_diazepam_equivalent([]) == DiazepamEquivalent(D(0), D(0), "ashton")
+    with pytest.raises(EquivalenceError, match="etizolam"):
+        total_diazepam_equivalent([("diazepam", D(1)), ("etizolam", D(1))])
+
+
+@pytest.mark.parametrize(
+    ("mg", "shown"), [("15.004", "15.00"), ("15.005", "15.01"), ("2.5", "2.50"), ("0.125", "0.13")]
+)
+def test_a_total_rounds_half_up_to_the_hundredth_as_shown(mg, shown):
+    rounded = total_diazepam_equivalent([("diazepam", D(mg))]).to_cents()
+    assert (str(rounded.low_mg), str(rounded.high_mg)) == (shown, shown)
 
 
 def test_brand_names_resolve_to_generics():

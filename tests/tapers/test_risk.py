@@ -274,6 +274,33 @@ def test_the_published_definitions_ship_as_presets(definition, prescribers, phar
     assert bool(of(MPE, ledger, multiple_provider=definition)) is flagged
 
 
+@pytest.mark.parametrize(
+    ("definition", "prescribers", "pharmacies", "days_before", "flagged"),
+    [
+        # A window of N days is [as_of - (N - 1), as_of] (tapers/risk.py, "Dates"): for Katz's 365
+        # days the oldest fill that counts is 364 days before as_of.
+        (KATZ_4X4X365D, 3, 3, 364, True),
+        (KATZ_4X4X365D, 3, 3, 365, False),
+        # "6 months" read as 180 days: 179 days before counts, 180 does not.
+        (SCHNEBERK_6X6X180D, 5, 1, 179, True),
+        (SCHNEBERK_6X6X180D, 5, 1, 180, False),
+        (MASSACHUSETTS_DPH_4X4X180D, 3, 3, 179, True),
+        (MASSACHUSETTS_DPH_4X4X180D, 3, 3, 180, False),
+    ],
+)
+def test_each_definition_counts_its_window_with_as_of_as_its_last_day(
+    definition, prescribers, pharmacies, days_before, flagged
+):
+    # One short of every minimum, plus one prescription from a new prescriber at a new pharmacy.
+    old = rx("old", start=AS_OF - timedelta(days=days_before), days=1, prescriber="dr-old", pharmacy="ph-old")
+    ledger = [*shopping(prescribers, pharmacies), old]
+    found = of(MPE, ledger, multiple_provider=definition)
+    assert bool(found) is flagged
+    if flagged:
+        assert "old" in found[0].prescription_ids
+        assert f"from {AS_OF - timedelta(days=definition.window_days - 1)} to {AS_OF}" in found[0].message
+
+
 def test_one_prescriber_at_five_pharmacies_is_a_massachusetts_episode_but_not_a_delcher_one():
     ledger = [rx(f"{i}", start=AS_OF - timedelta(days=i), days=1, pharmacy=f"ph-{i}") for i in range(5)]
     assert of(MPE, ledger, multiple_provider=MASSACHUSETTS_DPH_4X4X180D) != []
@@ -347,7 +374,10 @@ def test_it_flags_benzodiazepine_and_opioid_overlap_with_a_naloxone_prompt():
     assert flag.severity == Severity.HIGH
     assert flag.prescription_ids == ("1", "2")
     assert flag.naloxone_prompt == NALOXONE_PROMPT
-    assert "Rec 17" in NALOXONE_PROMPT
+    # What the prescriber reads: the 2025 guideline's Rec 17 and Rec 16 (clinical.md 2.1).
+    assert flag.naloxone_prompt is not None
+    assert flag.naloxone_prompt.startswith("Offer or prescribe naloxone, and reassess the co-prescription")
+    assert "(2025 Joint Guideline Rec 17 and 16)" in flag.naloxone_prompt
     assert "between 2026-03-30 and 2026-03-30" in flag.message
     assert "buprenorphine" not in flag.message
 
@@ -382,6 +412,22 @@ def test_buprenorphine_with_a_benzodiazepine_prompts_naloxone_and_says_not_to_st
 def test_the_benzodiazepine_opioid_minimum_overlap_is_inclusive(shared_days, flagged):
     ledger = [rx("1", start=day(0)), rx("2", "oxycodone", start=day(30 - shared_days))]
     assert bool(of(OPIOID, ledger, as_of=day(35), opioid_overlap_min_days=7)) is flagged
+
+
+@pytest.mark.parametrize(
+    ("opioid_start", "min_days", "flagged"),
+    [
+        (day(29), None, True),  # default 1: the benzodiazepine's last day is enough
+        (day(30), None, False),  # starts the day the benzodiazepine runs out: no day in common
+        (day(0), 30, True),  # the same 30 days: the longest overlap two 30-day supplies can have
+        (day(0), 31, False),
+    ],
+)
+def test_the_benzodiazepine_opioid_minimum_overlap_at_its_edges(opioid_start, min_days, flagged):
+    ledger = [rx("1", start=day(0)), rx("2", "oxycodone", start=opioid_start)]
+    thresholds = {} if min_days is None else {"opioid_overlap_min_days": min_days}
+    assert Thresholds(**thresholds).opioid_overlap_min_days == (min_days or 1)
+    assert bool(of(OPIOID, ledger, as_of=day(35), **thresholds)) is flagged
 
 
 @pytest.mark.parametrize(("last_shared_day", "flagged"), [(FIRST_DAY - timedelta(days=1), False), (FIRST_DAY, True)])
@@ -495,6 +541,7 @@ def test_it_refuses_a_ledger_with_a_repeated_id():
     [
         {"lookback_days": 0},
         {"min_overlap_days": 0},
+        {"opioid_overlap_min_days": 0},
         {"early_refill_remaining_fraction": D(1)},
         {"early_refill_remaining_fraction": D("-0.1")},
         {"high_total_dze_mg": D(-1)},
