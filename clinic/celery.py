@@ -1,15 +1,35 @@
 """The Celery app. Periodic schedules live here, in code, each with the reason for its cadence."""
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Database connections in the worker, as in the web process: kept for DATABASE_CONN_MAX_AGE
+# and health-checked before reuse. Celery's Django fixup otherwise closes every connection
+# before and after each task whatever CONN_MAX_AGE says, so each task opened a new PostgreSQL
+# connection (bench/README.md, reminders: 1.5-2.7x the sends per second once kept). With
+# CELERY_DB_REUSE_MAX set the fixup keeps them (closing them every that many tasks), and
+# close_old_connections around each task applies the max age and the health check the way
+# Django's request signals do, so a connection PostgreSQL dropped is replaced, not used.
+app.conf.CELERY_DB_REUSE_MAX = 1000
+
+
+def _close_old_connections(**kwargs: Any) -> None:
+    close_old_connections()
+
+
+task_prerun.connect(_close_old_connections, weak=False)
+task_postrun.connect(_close_old_connections, weak=False)
 
 app.conf.beat_schedule = {
     # Licences and accreditations lapse on a date; a daily look at 07:00 UTC gives the
@@ -18,8 +38,6 @@ app.conf.beat_schedule = {
         "task": "clinic.tasks.licence_expiry_notify",
         "schedule": crontab(hour=7, minute=0),
     },
-    # The rolling horizon moves a day at a time, so a nightly run keeps it full; 02:30 UTC
-    # is night in every US zone, away from the desk's working hours.
     # Expired API tokens are refused when presented; a nightly sweep deletes the rest.
     "delete-expired-tokens": {
         "task": "clinic.tasks.delete_expired_tokens",
@@ -30,6 +48,8 @@ app.conf.beat_schedule = {
         "task": "scheduling.tasks.dispatch_reminders",
         "schedule": 60.0,
     },
+    # The rolling horizon moves a day at a time, so a nightly run keeps it full; 02:30 UTC
+    # is night in every US zone, away from the desk's working hours.
     "generate-track-sessions": {
         "task": "scheduling.tasks.generate_track_sessions",
         "schedule": crontab(hour=2, minute=30),
