@@ -29,8 +29,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 from bench import common
 from bench import reminders_data as data
+from bench.processes import ThrowawayRedis
 from bench.reminders_dispatcher import claim_buffers, dispatcher_child, measure_dispatcher
-from bench.reminders_sends import PROFILE_SENDS, WORKER_CONCURRENCY, ThrowawayRedis, measure_sends, profile_send
+from bench.reminders_sends import PROFILE_SENDS, WORKER_CONCURRENCY, measure_sends, profile_send
 
 # The targets: sends at >= 50 % of the no-op task's throughput, and the
 # dispatcher's memory flat between the sizes (here: the larger size's peak within 25 %,

@@ -20,7 +20,7 @@ from typing import Any
 
 from bench import common
 from bench import reminders_data as data
-from bench.reminders_sends import ThrowawayRedis
+from bench.processes import ThrowawayRedis
 
 TRACED_BATCHES = (2, 8)  # batches the dispatcher claims under tracemalloc, in two calls
 RESULT_PREFIX = "RESULT "

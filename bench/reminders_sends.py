@@ -7,122 +7,41 @@ Used by bench/reminders.py.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench import common
 from bench import reminders_data as data
+from bench.processes import CeleryWorker, ThrowawayRedis, cpu_seconds, processes
 
 WORKER_CONCURRENCY = 2
 PROFILE_SENDS = 200  # reminders sent in process to count queries and time the parts of a send
 
 
-# --- processes we start ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], bool], *, timeout: float, what: str, every: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"Timed out after {timeout:g} s waiting for {what}.")
-        time.sleep(every)
-
-
-class ThrowawayRedis:
-    """A redis-server of our own on a free port, with no persistence: the broker of every
-    measurement (the shared Redis on 6379 is never touched)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        if self.port == 6379:
-            raise SystemExit("Refusing to run a throwaway Redis on the shared port 6379.")
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(command, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.answers, timeout=10, what="the throwaway redis-server")
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-    def empty(self) -> None:
-        """Drop what a measurement left in the queue (a dispatcher run enqueues every due
-        reminder and no worker takes them). Our own server only."""
-        if self.process is None or self.port == 6379:
-            raise SystemExit("Refusing to empty a Redis this benchmark did not start.")
-        self.client().delete("celery", "unacked", "unacked_index")
-
-    def client(self) -> Any:
-        import redis
-
-        return redis.Redis.from_url(self.url)
+# --- the worker and CPU accounting ----------------------------------------------------------
 
 
 @contextmanager
-def celery_worker(env: dict[str, str], log: Path, app: str = "clinic") -> Iterator[subprocess.Popen[bytes]]:
+def celery_worker(env: dict[str, str], log: Path, app: str = "clinic") -> Iterator[CeleryWorker]:
     """`celery -A clinic worker --concurrency 2 --pool prefork` with the no-op task
     included, in its own process group; stopped (SIGTERM, then SIGKILL) on the way out."""
-    command = [sys.executable, "-m", "celery", "-A", app, "worker", "--pool", "prefork"]
-    command += ["--concurrency", str(WORKER_CONCURRENCY), "--include", "bench.noop_tasks"]
-    command += ["--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"]
-    with log.open("w") as handle:
-        process = subprocess.Popen(
-            command, cwd=common.ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(10)
-
-
-# --- CPU accounting (from /proc; Linux only, best effort) ------------------------------------
-
-
-def _cpu_seconds(pid: int) -> float:
+    worker = CeleryWorker(
+        env=env,
+        log=log,
+        cwd=common.ROOT,
+        app=app,
+        concurrency=WORKER_CONCURRENCY,
+        extra=("--include", "bench.noop_tasks"),
+    )
+    worker.start()
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        yield worker
+    finally:
+        worker.stop()
 
 
 def cpu_snapshot(worker_pid: int) -> dict[str, float]:
@@ -130,23 +49,10 @@ def cpu_snapshot(worker_pid: int) -> dict[str, float]:
     PostgreSQL (every backend on the machine: other work shows here too; backends that
     ended count through the postmaster's children's time) and by this process (the
     enqueueing side)."""
-    worker: list[int] = []
-    postgres = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        fields = text[text.rindex(")") + 2 :].split()
-        if int(entry.name) == worker_pid or int(fields[1]) == worker_pid:
-            worker.append(int(entry.name))
-        elif name.startswith("postgres"):
-            own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
-            postgres += (own + children) / os.sysconf("SC_CLK_TCK")
-    return {"worker": sum(map(_cpu_seconds, worker)), "postgres": postgres, "bench": _cpu_seconds(os.getpid())}
+    running = processes()
+    worker = sum(p.cpu for p in running if worker_pid in (p.pid, p.parent))
+    postgres = sum(p.cpu + p.children_cpu for p in running if p.name.startswith("postgres"))
+    return {"worker": worker, "postgres": postgres, "bench": cpu_seconds(os.getpid())}
 
 
 def connections_opened() -> int:

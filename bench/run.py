@@ -16,7 +16,6 @@ import itertools
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import common
+from bench.processes import cpu_seconds, free_port, processes
 
 # The issue's target: these run at >= 25 % of /healthz throughput, with a constant query count.
 TARGET_RATIO = 0.25
@@ -74,12 +74,6 @@ class LoadResult:
 
 
 # --- the server -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http_request(
@@ -154,43 +148,19 @@ def token_for(port: int, username: str) -> str:
 # --- CPU accounting (from /proc; Linux only, best effort) --------------------------------
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _processes() -> list[tuple[int, int, str]]:
-    """(pid, parent pid, command name) of every process."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        fields = text[text.rindex(")") + 2 :].split()
-        found.append((int(entry.name), int(fields[1]), name))
-    return found
-
-
 def cpu_snapshot(master: int) -> dict[str, dict[int, float]]:
     """CPU seconds used so far by each gunicorn worker, each PostgreSQL process and this
     process (the client), by group and process id."""
     if not Path("/proc/self/stat").exists():
         return {}
-    processes = _processes()
+    running = processes()
     groups = {
-        "gunicorn": [pid for pid, parent, _ in processes if parent == master],
-        "postgres": [pid for pid, _, name in processes if name.startswith("postgres")],
-        "client": [os.getpid()],
+        "gunicorn": [p for p in running if p.parent == master],
+        "postgres": [p for p in running if p.name.startswith("postgres")],
     }
-    return {group: {pid: _cpu_seconds(pid) for pid in pids} for group, pids in groups.items()}
+    snapshot = {group: {p.pid: p.cpu for p in found} for group, found in groups.items()}
+    snapshot["client"] = {os.getpid(): cpu_seconds(os.getpid())}
+    return snapshot
 
 
 def cpu_cores(

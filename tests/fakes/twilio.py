@@ -54,6 +54,14 @@ class FakeTwilioMessage:
 
 
 @dataclass
+class _Delay:
+    """Wait `seconds` on each of the next `remaining` requests it applies to."""
+
+    seconds: float = 0.0
+    remaining: int = 0
+
+
+@dataclass
 class _Scripted:
     remaining: int
     status: int
@@ -69,10 +77,12 @@ class FakeTwilio:
         self.requests: list[FakeTwilioRequest] = []
         # Accepted messages, one per idempotency token.
         self.messages: list[FakeTwilioMessage] = []
+        # Requests accepted and then held before the answer (hold_after_accept_next), in order.
+        self.held: list[FakeTwilioRequest] = []
         self._sids_by_token: dict[str, str] = {}
         self._scripted: list[_Scripted] = []
-        self._hang_seconds = 0.0
-        self._hang_count = 0
+        self._hang = _Delay()
+        self._hold = _Delay()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -119,15 +129,30 @@ class FakeTwilio:
     def hang_next(self, seconds: float, count: int = 1) -> None:
         """Wait `seconds` before handling the next `count` requests (longer than the client's timeout)."""
         with self._lock:
-            self._hang_seconds = seconds
-            self._hang_count = count
+            self._hang = _Delay(seconds, count)
+
+    def hold_after_accept_next(self, seconds: float, count: int = 1) -> None:
+        """Accept and record the next `count` messages, then wait `seconds` before answering:
+        the provider has the message and the client does not know yet. A client killed
+        meanwhile is inside the crash window (README: a send in flight at the crash); each
+        held request is in `held` once its message is recorded."""
+        with self._lock:
+            self._hold = _Delay(seconds, count)
 
     def _take_hang(self) -> float:
         with self._lock:
-            if self._hang_count <= 0:
+            if self._hang.remaining <= 0:
                 return 0.0
-            self._hang_count -= 1
-            return self._hang_seconds
+            self._hang.remaining -= 1
+            return self._hang.seconds
+
+    def _take_hold(self, request: FakeTwilioRequest) -> float:
+        with self._lock:
+            if self._hold.remaining <= 0:
+                return 0.0
+            self._hold.remaining -= 1
+            self.held.append(request)
+            return self._hold.seconds
 
     def _take_scripted(self) -> _Scripted | None:
         with self._lock:
@@ -231,6 +256,10 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             status, body, headers = fake.handle(request)
+            hold = fake._take_hold(request) if status == 201 else 0.0
+            if hold and fake._stopping.wait(hold):
+                self.close_connection = True
+                return
             self._answer(status, body, headers)
 
         def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:

@@ -1,15 +1,17 @@
 """Real parts for fault tests: a throwaway Redis on its own port (never the shared one) and
-real Celery workers in their own processes, on the test database."""
+real Celery workers in their own processes, on the test database.
+
+This process's own Celery app keeps the broker it read from REDIS_URL when the settings
+loaded (pytest-env: the shared Redis, database 15). So nothing here enqueues through it:
+`dispatch` runs the real dispatcher with an enqueue that publishes to the throwaway Redis
+by its URL, and a stopped throwaway Redis is the broker that enqueue meets.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,123 +19,58 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
+from bench.processes import CeleryWorker, ThrowawayRedis, wait_for
+from clinic.celery import app
+from clinic.models import LevelOfCare
 from clinic.roles import Role
 from patients.models import Patient
+from patients.services.episodes import episode_admit
 from scheduling.models import Booking, Reminder, ReminderPolicy, Session, SessionType
+from scheduling.services.bookings import booking_create
+from scheduling.services.reminders import reminders_dispatch
+from scheduling.tasks import send_reminder
 from tests.clinic.factories import LocationFactory
+from tests.patients.factories import PatientFactory
+from tests.utils import ROOT, database_url
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-
-
-class RedisServer:
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.dir = tmp
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.dir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(self.answers, timeout=10, what="the throwaway redis")
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+# Pool processes of every worker started here: the most sends in flight at once, so the
+# most duplicates a crash can leave with a backend that does not deduplicate (README).
+WORKER_CONCURRENCY = 2
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
+def redis_server(tmp_path: Path) -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis(tmp_path)
     server.start()
     yield server
     server.stop()
 
 
-class Worker:
-    """`celery -A clinic worker` in its own process group, on the test database."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        handle = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "clinic", "worker", "--concurrency", "2", "--pool", "prefork"),
-                *("--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "INFO"),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        """SIGKILL to the whole group: the parent and its pool children die mid-task."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+@pytest.fixture(scope="session")
+def bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pycache")
 
 
 @pytest.fixture
-def worker_env(redis_server: RedisServer, tmp_path: Path) -> dict[str, str]:
-    db = connection.settings_dict
+def worker_env(redis_server: ThrowawayRedis, tmp_path: Path, bytecode_cache: Path) -> dict[str, str]:
+    """The worker's environment: the test run's (pytest-env's SECRET_KEY among it), with
+    DEBUG off as in production whatever this run was started with."""
     env = dict(os.environ)
+    if env.pop("PYTHONDONTWRITEBYTECODE", ""):
+        # No bytecode next to the sources here, so each worker compiled some 900 modules as it
+        # started (4 of its 5-6 s on two busy cores): they keep it in this run's temporary
+        # directory instead, and only the first compiles.
+        env["PYTHONPYCACHEPREFIX"] = str(bytecode_cache)
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "clinic.settings",
-            "DEBUG": "true",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "DEBUG": "false",
+            "DATABASE_URL": database_url(),
             "REDIS_URL": redis_server.url,
             "SMS_BACKEND": "clinic.messaging.FileSmsBackend",
             "SMS_FILE_PATH": str(tmp_path / "sms.jsonl"),
-            "REMINDER_CLAIM_LEASE_SECONDS": "8",
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -141,42 +78,113 @@ def worker_env(redis_server: RedisServer, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def workers(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
+def workers(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., CeleryWorker]]:
+    """Start a worker (`--concurrency WORKER_CONCURRENCY`) with the environment overridden
+    by keyword; each is stopped at the end of the test."""
+    started: list[CeleryWorker] = []
 
-    def start(**overrides: str) -> Worker:
-        worker = Worker({**worker_env, **overrides}, tmp_path / f"worker-{len(started)}.log")
+    def start(**overrides: str) -> CeleryWorker:
+        worker = CeleryWorker(
+            env={**worker_env, **overrides},
+            log=tmp_path / f"worker-{len(started)}.log",
+            cwd=ROOT,
+            concurrency=WORKER_CONCURRENCY,
+            loglevel="INFO",
+        )
         worker.start()
         started.append(worker)
         return worker
 
     yield start
     for worker in started:
-        worker.stop()
+        # Nothing is asserted after the test: SIGKILL saves Celery's warm shutdown (1-2 s).
+        worker.kill()
+
+
+# --- the dispatcher, and what came of it --------------------------------------------------------
+
+
+def dispatch(redis: ThrowawayRedis) -> int:
+    """One run of the real dispatcher, its sends enqueued on the throwaway Redis (one
+    producer for the run: a connection per send takes three times as long)."""
+    with app.connection_for_write(redis.url) as conn:
+        producer = app.amqp.Producer(conn, auto_declare=False)
+
+        def enqueue(ids: list[int]) -> None:
+            for pk in ids:
+                send_reminder.apply_async((pk,), producer=producer)
+
+        return reminders_dispatch(enqueue=enqueue)
+
+
+def statuses(ids: list[int]) -> Counter[str]:
+    return Counter(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True))
+
+
+def dispatch_until_sent(ids: list[int], redis: ThrowawayRedis, *, timeout: float) -> None:
+    """Run the dispatcher whenever the queue is empty, as beat would every minute, until
+    every row is sent. A run claims again the rows whose lease ran out (their task died with
+    a worker or never reached the broker); waiting for an empty queue keeps it from
+    re-enqueueing rows whose first task is still waiting there."""
+
+    def all_sent() -> bool:
+        if statuses(ids) == {"sent": len(ids)}:
+            return True
+        if redis.queued() == 0:
+            dispatch(redis)
+        return False
+
+    try:
+        wait_for(all_sent, timeout=timeout, what=f"{len(ids)} reminders sent", every=0.2)
+    except TimeoutError:
+        raise AssertionError(f"Not all sent after {timeout:g} s: {dict(statuses(ids))}") from None
+
+
+def sent_keys(path: Path) -> Counter[str]:
+    """Idempotency keys in the file backend's output, with how often each went out."""
+    if not path.exists():
+        return Counter()
+    return Counter(json.loads(line)["idempotency_key"] for line in path.read_text().splitlines() if line.strip())
+
+
+def keys_of(ids: list[int], **filters: Any) -> set[str]:
+    rows = Reminder.objects.filter(pk__in=ids, **filters)
+    return {str(key) for key in rows.values_list("idempotency_key", flat=True)}
+
+
+# --- reminders to send -------------------------------------------------------------------------
+
+
+def _send_all_day() -> None:
+    """The sending window the whole day, so the real clock never defers a reminder."""
+    policy = ReminderPolicy.current()
+    policy.window_start, policy.window_end = datetime.min.time(), datetime.max.time().replace(microsecond=0)
+    policy.max_per_day = 5
+    policy.save()
+
+
+def _group_session(*, starts_at: datetime, capacity: int) -> Session:
+    return Session.objects.create(
+        session_type=SessionType.objects.get(code="group_therapy"),
+        location=LocationFactory.create(),
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=1),
+        capacity=capacity,
+        modality="video",
+    )
 
 
 @pytest.fixture
 def due_reminders(make_user: Callable[..., Any]) -> Callable[[int], list[int]]:
     """`n` reminders due now, for n patients booked into one group session three hours
-    ahead (rows made in bulk: the outbox's planning is tested elsewhere). The sending window
-    is the whole day, so the real clock never defers them."""
+    ahead (rows made in bulk: the outbox's planning is tested elsewhere, and below with
+    real bookings)."""
 
     def make(n: int) -> list[int]:
-        policy = ReminderPolicy.current()
-        policy.window_start, policy.window_end = datetime.min.time(), datetime.max.time().replace(microsecond=0)
-        policy.max_per_day = 5
-        policy.save()
+        _send_all_day()
         by = make_user(Role.ADMISSIONS)
         now = timezone.now()
-        start = now + timedelta(hours=3)
-        session = Session.objects.create(
-            session_type=SessionType.objects.get(code="group_therapy"),
-            location=LocationFactory.create(),
-            starts_at=start,
-            ends_at=start + timedelta(hours=1),
-            capacity=n,
-            modality="video",
-        )
+        session = _group_session(starts_at=now + timedelta(hours=3), capacity=n)
         patients = Patient.objects.bulk_create(
             Patient(
                 mrn=f"RL{i:06d}",
@@ -197,5 +205,26 @@ def due_reminders(make_user: Callable[..., Any]) -> Callable[[int], list[int]]:
             Reminder(booking=b, patient=b.patient, channel="sms", offset_minutes=180, due_at=now) for b in bookings
         )
         return [row.pk for row in rows]
+
+    return make
+
+
+@pytest.fixture
+def book_texted(make_user: Callable[..., Any]) -> Callable[[int], list[Booking]]:
+    """Book `n` admitted patients who asked for text reminders into a group session through
+    the booking service (booking_create plans the reminders). The session starts 2 hours
+    and 20 seconds ahead, so of the default offsets (24 h, 2 h) only the 2-hour reminder is
+    planned, due 20 seconds from now: near enough that the send's own re-check of the time
+    does not defer it once the test moves its due time to the past."""
+
+    def make(n: int) -> list[Booking]:
+        _send_all_day()
+        desk, clinician = make_user(Role.ADMISSIONS), make_user(Role.CLINICIAN)
+        iop, today = LevelOfCare.objects.get(code="iop"), timezone.localdate()
+        patients = [PatientFactory.create(phone=f"+1617555{9000 + i:04d}", reminder_channel="sms") for i in range(n)]
+        for patient in patients:
+            episode_admit(patient=patient, level=iop, admitted_on=today, reason="", by=clinician)
+        session = _group_session(starts_at=timezone.now() + timedelta(hours=2, seconds=20), capacity=n)
+        return [booking_create(session=session, patient=patient, by=desk) for patient in patients]
 
     return make

@@ -1,34 +1,35 @@
 """Reminders survive faults (issue: "nothing lost"): real Celery workers in their own
-processes, a throwaway Redis, the test database, and a worker killed with SIGKILL."""
+processes, a throwaway Redis, the test database, a worker killed with SIGKILL, Redis stopped
+while bookings are made, and PostgreSQL dropping the worker's connections."""
 
 from __future__ import annotations
 
-import json
-import time
+import logging
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from celery.signals import before_task_publish
 from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
-from clinic.celery import app
-from scheduling.models import Reminder
-from scheduling.services.reminders import reminders_dispatch
+from bench.processes import wait_for
+from scheduling.models import Booking, Reminder
 from scheduling.tasks import send_reminder
-from tests.reliability.conftest import wait_for
+from tests.reliability.conftest import (
+    WORKER_CONCURRENCY,
+    dispatch,
+    dispatch_until_sent,
+    keys_of,
+    sent_keys,
+    statuses,
+)
+from tests.utils import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def dispatch_to(broker_url: str) -> int:
-    """One dispatcher run, enqueueing on the given broker (the throwaway Redis)."""
-    with app.connection_for_write(broker_url) as conn:
-
-        def enqueue(ids: list[int]) -> None:
-            for pk in ids:
-                send_reminder.apply_async((pk,), connection=conn)  # type: ignore[call-arg]
-
-        return reminders_dispatch(enqueue=enqueue)
 
 
 def env_for(twilio_fake, settings) -> dict[str, str]:
@@ -42,69 +43,71 @@ def env_for(twilio_fake, settings) -> dict[str, str]:
     }
 
 
-def sent_keys(path: Path) -> Counter[str]:
-    if not path.exists():
-        return Counter()
-    return Counter(json.loads(line)["idempotency_key"] for line in path.read_text().splitlines() if line.strip())
-
-
-def statuses(ids: list[int]) -> Counter[str]:
-    return Counter(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True))
-
-
 def test_a_real_worker_sends_what_the_dispatcher_claims(due_reminders, workers, redis_server, worker_env):
-    ids = due_reminders(20)
     workers()
-    assert dispatch_to(redis_server.url) == 20
-    wait_for(lambda: statuses(ids) == Counter({"sent": 20}), timeout=60, what="20 reminders sent")
-    keys = sent_keys(Path(worker_env["SMS_FILE_PATH"]))
-    assert len(keys) == 20
-    assert set(keys.values()) == {1}
+    ids = due_reminders(20)
+    assert dispatch(redis_server) == 20
+    wait_for(lambda: statuses(ids) == {"sent": 20}, timeout=60, what="20 reminders sent")
+    assert sent_keys(Path(worker_env["SMS_FILE_PATH"])) == Counter(dict.fromkeys(keys_of(ids), 1))
 
 
 def test_a_worker_killed_mid_run_loses_nothing(due_reminders, workers, redis_server, worker_env, settings):
     """SIGKILL in the middle of 1,000 due reminders, then a new worker: every reminder goes
-    out; a duplicate is possible only for a send in flight at the kill (README: the crash
-    window), so at most one per pool process."""
-    settings.REMINDER_CLAIM_LEASE_SECONDS = 8
+    out. A duplicate is possible only for a send in flight at the kill (README: the crash
+    window): a row still claimed whose message the backend had already written, at most
+    one per pool process."""
+    # Longer than claiming and enqueueing them all takes on a busy machine (a run would claim
+    # its own first batch again), not longer than the next worker takes to send the rest.
+    settings.REMINDER_CLAIM_LEASE_SECONDS = 10
+    first = workers()  # starting (4-5 s here) while the rows are made
     ids = due_reminders(1000)
     sms_file = Path(worker_env["SMS_FILE_PATH"])
-    first = workers()
-    assert dispatch_to(redis_server.url) == 1000
-    wait_for(lambda: sum(sent_keys(sms_file).values()) >= 150, timeout=120, what="150 sends before the kill")
-    first.kill()
-    assert statuses(ids)["sent"] < 1000
+    assert dispatch(redis_server) == 1000
+    wait_for(lambda: sum(sent_keys(sms_file).values()) >= 150, timeout=60, what="150 sends before the kill")
+    first.kill()  # returns once none of its processes runs: nothing below can change under us
+    claimed = keys_of(ids, status="claimed")
+    assert 0 < len(claimed) < 1000
+    in_flight = claimed & set(sent_keys(sms_file))
+    assert len(in_flight) <= WORKER_CONCURRENCY
+
     workers()
-    deadline = time.monotonic() + 240
-    while statuses(ids) != Counter({"sent": 1000}) and time.monotonic() < deadline:
-        dispatch_to(redis_server.url)  # picks up the rows whose lease ran out
-        time.sleep(2)
-    assert statuses(ids) == Counter({"sent": 1000})
+    dispatch_until_sent(ids, redis_server, timeout=90)
     keys = sent_keys(sms_file)
-    assert len(keys) == 1000
-    duplicates = sum(count - 1 for count in keys.values())
-    assert duplicates <= 2  # --concurrency 2
+    assert set(keys) == keys_of(ids)  # none lost
+    duplicated = {key for key, count in keys.items() if count > 1}
+    assert duplicated <= in_flight
+    assert sum(keys[key] - 1 for key in duplicated) <= WORKER_CONCURRENCY
 
 
 def test_with_a_backend_that_honours_the_key_a_kill_duplicates_nothing(
     due_reminders, workers, redis_server, twilio_fake, settings
 ):
-    settings.REMINDER_CLAIM_LEASE_SECONDS = 8
-    ids = due_reminders(300)
+    """The crash window hit on purpose: the fake provider takes a message from each pool
+    process and holds its answer, and the worker is killed then. Those rows stay claimed,
+    the next worker sends them again with the same key, and the provider keeps one message
+    per reminder: more requests than messages, and every patient texted once."""
+    settings.REMINDER_CLAIM_LEASE_SECONDS = 10  # as above
     twilio_env = env_for(twilio_fake, settings)
     first = workers(**twilio_env)
-    assert dispatch_to(redis_server.url) == 300
-    wait_for(lambda: len(twilio_fake.messages) >= 60, timeout=120, what="60 sends before the kill")
+    ids = due_reminders(100)
+    assert dispatch(redis_server) == 100
+    wait_for(lambda: len(twilio_fake.messages) >= 20, timeout=60, what="20 sends before the kill")
+    twilio_fake.hold_after_accept_next(60, count=WORKER_CONCURRENCY)
+    wait_for(lambda: len(twilio_fake.held) == WORKER_CONCURRENCY, timeout=30, what="a send held in each pool process")
     first.kill()
+    held = {request.idempotency_token for request in twilio_fake.held}
+    assert held <= {message.request.idempotency_token for message in twilio_fake.messages}  # the provider has them
+    assert held <= keys_of(ids, status="claimed")  # our rows do not know
+
     workers(**twilio_env)
-    deadline = time.monotonic() + 180
-    while statuses(ids) != Counter({"sent": 300}) and time.monotonic() < deadline:
-        dispatch_to(redis_server.url)
-        time.sleep(2)
-    assert statuses(ids) == Counter({"sent": 300})
-    delivered = Counter(message.request.idempotency_token for message in twilio_fake.messages)
-    assert len(delivered) == 300
-    assert set(delivered.values()) == {1}
+    dispatch_until_sent(ids, redis_server, timeout=90)
+    messages = twilio_fake.messages
+    assert len(messages) == 100
+    assert {message.request.idempotency_token for message in messages} == keys_of(ids)
+    assert set(Counter(message.request.to for message in messages).values()) == {1}  # 100 phones, one text each
+    assert len(twilio_fake.requests) > len(messages)
+    requested = Counter(request.idempotency_token for request in twilio_fake.requests)
+    assert {token for token, count in requested.items() if count > 1} == held  # resent: exactly the held ones
 
 
 def test_the_worker_retries_a_transient_failure_until_it_goes(
@@ -113,32 +116,111 @@ def test_the_worker_retries_a_transient_failure_until_it_goes(
     """Twilio answers 503 to the first four sends: the task retries itself through the
     queue (Celery's retry, waits doubling from REMINDER_RETRY_BASE_SECONDS), with no
     dispatcher run in between, until every reminder is sent once."""
+    workers(**env_for(twilio_fake, settings), REMINDER_RETRY_BASE_SECONDS="1")
     ids = due_reminders(3)
     twilio_fake.fail_next(count=4, status=503)
-    workers(**env_for(twilio_fake, settings), REMINDER_RETRY_BASE_SECONDS="1")
-    assert dispatch_to(redis_server.url) == 3
-    wait_for(lambda: statuses(ids) == {"sent": 3}, timeout=90, what="3 reminders sent after retries")
+    assert dispatch(redis_server) == 3
+    wait_for(lambda: statuses(ids) == {"sent": 3}, timeout=60, what="3 reminders sent after retries")
     assert sum(Reminder.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == 3 + 4
     assert len(twilio_fake.messages) == 3
     assert len(twilio_fake.requests) == 3 + 4
 
 
-def test_with_redis_down_bookings_wait_and_go_out_when_it_is_back(due_reminders, workers, redis_server, settings):
-    """The outbox is in PostgreSQL: a dispatcher run while the broker is down enqueues
-    nothing and loses nothing; the rows go out once Redis answers again."""
+def test_with_redis_down_bookings_wait_and_go_out_when_it_is_back(
+    book_texted, workers, redis_server, worker_env, settings, caplog
+):
+    """Booking needs no broker (the outbox is in PostgreSQL): bookings made while Redis is
+    stopped succeed with their reminders planned; a dispatcher run then claims them but
+    cannot enqueue (nothing lost, only late); once Redis answers again the worker, running
+    all along, reconnects, and the rows go out when their lease runs out."""
     settings.REMINDER_CLAIM_LEASE_SECONDS = 3
-    ids = due_reminders(10)  # writing them needs no broker
-    redis_server.stop()
-    assert dispatch_to(redis_server.url) == 10  # claimed; the enqueue fails quietly
-    assert statuses(ids) == {"claimed": 10}
-    redis_server.start()
     workers()
-    time.sleep(3.5)  # the leases run out
-    wait_for(
-        lambda: dispatch_to(redis_server.url) >= 0 and statuses(ids) == {"sent": 10},
-        timeout=60,
-        what="the reminders sent after Redis came back",
-    )
+    redis_server.stop()
+    published: list[Any] = []
+
+    def record(**kwargs: Any) -> None:
+        published.append(kwargs.get("headers", {}).get("task"))
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        bookings = book_texted(10)
+    finally:
+        before_task_publish.disconnect(record)
+    assert published == []  # booking enqueued nothing, on any broker
+    assert Booking.objects.filter(pk__in=[b.pk for b in bookings], status="booked").count() == 10
+    ids = list(Reminder.objects.filter(booking__in=bookings).values_list("pk", flat=True))
+    assert len(ids) == 10
+    assert statuses(ids) == {"pending": 10}
+
+    Reminder.objects.filter(pk__in=ids).update(due_at=timezone.now() - timedelta(seconds=1))
+    with caplog.at_level(logging.ERROR, logger="scheduling.services.reminders"):
+        assert dispatch(redis_server) == 10
+    assert "could not enqueue 10 reminder sends" in caplog.text  # it met the stopped Redis
+    assert statuses(ids) == {"claimed": 10}
+
+    redis_server.start()
+    dispatch_until_sent(ids, redis_server, timeout=60)
+    assert sent_keys(Path(worker_env["SMS_FILE_PATH"])) == Counter(dict.fromkeys(keys_of(ids), 1))
+
+
+def test_a_worker_keeps_its_database_connections_and_survives_postgresql_dropping_them(
+    due_reminders, workers, redis_server, tmp_path
+):
+    """clinic/celery.py: the worker keeps its connections across tasks (Celery's Django
+    fixup otherwise closes them after each), health-checked before each task. A batch of
+    sends runs on the connections the warm-up opened; then PostgreSQL terminates them, and
+    the next batch goes out on new ones with no task failing."""
+    name = f"reliability-worker-{redis_server.port}"
+
+    def backends() -> dict[int, Any]:
+        """The worker's PostgreSQL sessions: pid -> when it started."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = %s", [name])
+            return dict(cursor.fetchall())
+
+    def make_due(batch: list[int]) -> None:
+        Reminder.objects.filter(pk__in=batch).update(due_at=timezone.now())
+
+    workers(DATABASE_URL=f"{database_url()}?application_name={name}")
+    ids = due_reminders(90)
+    warm, first, second = ids[:10], ids[10:50], ids[50:]
+    Reminder.objects.filter(pk__in=first + second).update(due_at=timezone.now() + timedelta(days=1))
+    assert dispatch(redis_server) == 10
+    wait_for(lambda: statuses(warm) == {"sent": 10}, timeout=60, what="the warm-up sends")
+    kept = backends()
+    assert kept  # still connected after its tasks, not closed after each
+
+    seen = set(kept)
+
+    def first_sent() -> bool:
+        seen.update(backends())
+        return statuses(first) == {"sent": 40}
+
+    make_due(first)
+    assert dispatch(redis_server) == 40
+    wait_for(first_sent, timeout=60, what="the first batch sent", every=0.02)
+    assert len(seen) <= WORKER_CONCURRENCY  # one per pool process, not one per send
+    assert set(kept) <= set(backends())  # the same sessions served the whole batch
+
+    with connection.cursor() as cursor:
+        # Only this test database's other sessions, which are the worker's; never the server's others.
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        terminated = [done for (done,) in cursor.fetchall()]
+    assert terminated
+    assert all(terminated)
+    wait_for(lambda: not backends(), timeout=10, what="PostgreSQL to end the worker's sessions")
+
+    make_due(second)
+    assert dispatch(redis_server) == 40
+    # One dispatch only: a task that failed on a dead connection would leave its row claimed.
+    wait_for(lambda: statuses(second) == {"sent": 40}, timeout=30, what="the second batch sent")
+    assert not set(backends()) & seen  # new sessions replaced the dead ones
+    log = "\n".join(path.read_text() for path in sorted(tmp_path.glob("worker-*.log")))
+    assert "raised unexpected" not in log
+    assert "OperationalError" not in log
 
 
 def test_the_send_task_is_acknowledged_late_and_rejected_when_its_worker_dies():
