@@ -56,14 +56,6 @@ def main(argv: list[str] | None = None) -> int:
         default="smaller",
         help="the sizes at which to measure the sends (the dispatcher is measured at both)",
     )
-    parser.add_argument(
-        "--what-if-db-reuse",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also measure the sends with a worker that keeps its database connection for N tasks "
-        "(CELERY_DB_REUSE_MAX, bench/celery_reuse.py); the project does not set it",
-    )
     parser.add_argument("--reset", action="store_true", help="drop the bench databases and generate them again")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--dispatcher-child", action="store_true", help=argparse.SUPPRESS)
@@ -76,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         data.check_size(size)
         common.check_database_name(data.size_url(data.base_url(), size))
-    # Room for the sample twice (with the what-if) and the in-process sends among the due.
-    most = sizes[0].expected_due // 3
+    # Room for the sample, the warm-up and the in-process sends among the due.
+    most = sizes[0].expected_due // 2
     if args.sample < 1 or args.sample > most or (args.sample > 500 and args.sample % 500):
         raise SystemExit(f"--sample must be a multiple of 500 up to {most:,}.")
     sends_at = {"both": sizes, "smaller": sizes[:1], "larger": sizes[1:]}[args.sends_at]
@@ -121,10 +113,6 @@ def main(argv: list[str] | None = None) -> int:
             if size in sends_at:
                 progress(f"{entry['database']}: {args.sample:,} sends and no-op tasks through one worker")
                 entry["worker"] = measure_sends(size, redis, args.sample)
-                if args.what_if_db_reuse:
-                    progress(f"{entry['database']}: again, the worker keeping its database connection")
-                    entry["worker_db_reuse"] = measure_sends(size, redis, args.sample, db_reuse=args.what_if_db_reuse)
-                    entry["worker_db_reuse"]["celery_db_reuse_max"] = args.what_if_db_reuse
                 entry["send_in_process"] = profile_send(PROFILE_SENDS)
             report["sizes"][size.label] = entry
     finally:
@@ -168,14 +156,12 @@ def judge(report: dict[str, Any], sizes: list[data.Size]) -> None:
     and the dispatcher's traced peak flat between the sizes."""
     ratios = {}
     for label, entry in report["sizes"].items():
-        for key in ("worker", "worker_db_reuse"):
-            if key in entry:
-                worker = entry[key]
-                noop = (worker["noop_prefilled"]["per_second"] + worker["noop_prefilled_again"]["per_second"]) / 2
-                worker["noop_per_second"] = round(noop, 1)
-                worker["ratio"] = round(worker["sends"]["per_second"] / noop, 3)
         if "worker" in entry:
-            ratios[label] = entry["worker"]["ratio"]
+            worker = entry["worker"]
+            noop = (worker["noop_prefilled"]["per_second"] + worker["noop_prefilled_again"]["per_second"]) / 2
+            worker["noop_per_second"] = round(noop, 1)
+            worker["ratio"] = round(worker["sends"]["per_second"] / noop, 3)
+            ratios[label] = worker["ratio"]
     small, large = (report["sizes"][size.label]["dispatcher_traced"]["tracemalloc"][-1]["peak_bytes"] for size in sizes)
     memory_flat = large <= max(small * (1 + MEMORY_TOLERANCE), small + MEMORY_SLACK)
     report["targets"] = {
@@ -237,32 +223,28 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"{entry['counts']['bookings']:>10,} {rss:>23} {maxrss:>27} {peaks:>21}")
     print("\nSends through one worker (prefork, concurrency 2, file backend) and the no-op baseline (tasks/s):")
     header = (
-        f"{'bookings':>10} {'worker':<22} {'sample':>6} {'no-op filled':>12} {'again':>6} {'while enq.':>10} "
+        f"{'bookings':>10} {'sample':>6} {'no-op filled':>12} {'again':>6} {'while enq.':>10} "
         f"{'sends/s':>8} {'ratio':>6} {'PG conn.':>8} {'CPU ms/task no-op | send':>25}  outcomes"
     )
     print(header)
     print("-" * len(header))
     for entry in report["sizes"].values():
-        for key, title in (("worker", "as configured"), ("worker_db_reuse", "what-if: DB_REUSE_MAX")):
-            if key not in entry:
-                continue
-            worker = entry[key]
-            sends = worker["sends"]
-            outcomes = " ".join(f"{k}x{v}" for k, v in sorted(sends["outcomes"].items()))
-            noop = [
-                worker[k]["per_second"] for k in ("noop_prefilled", "noop_prefilled_again", "noop_while_enqueueing")
-            ]
-            noop_cpu, send_cpu = worker["noop_prefilled"]["cpu_ms_per_task"], sends["cpu_ms_per_task"]
-            cpu = (
-                f"{noop_cpu['worker']:.1f}+{noop_cpu['postgres']:.1f} | "
-                f"{send_cpu['worker']:.1f}+{send_cpu['postgres']:.1f}"
-            )
-            print(
-                f"{entry['counts']['bookings']:>10,} {title:<22} {sends['claimed']:>6,} "
-                f"{noop[0]:>12.0f} {noop[1]:>6.0f} {noop[2]:>10.0f} "
-                f"{sends['per_second']:>8.1f} {worker['ratio']:>6.1%} {sends['postgres_connections_opened']:>8,} "
-                f"{cpu:>25}  {outcomes}"
-            )
+        if "worker" not in entry:
+            continue
+        worker = entry["worker"]
+        sends = worker["sends"]
+        outcomes = " ".join(f"{k}x{v}" for k, v in sorted(sends["outcomes"].items()))
+        noop = [worker[k]["per_second"] for k in ("noop_prefilled", "noop_prefilled_again", "noop_while_enqueueing")]
+        noop_cpu, send_cpu = worker["noop_prefilled"]["cpu_ms_per_task"], sends["cpu_ms_per_task"]
+        cpu = (
+            f"{noop_cpu['worker']:.1f}+{noop_cpu['postgres']:.1f} | {send_cpu['worker']:.1f}+{send_cpu['postgres']:.1f}"
+        )
+        print(
+            f"{entry['counts']['bookings']:>10,} {sends['claimed']:>6,} "
+            f"{noop[0]:>12.0f} {noop[1]:>6.0f} {noop[2]:>10.0f} "
+            f"{sends['per_second']:>8.1f} {worker['ratio']:>6.1%} {sends['postgres_connections_opened']:>8,} "
+            f"{cpu:>25}  {outcomes}"
+        )
     print("(CPU ms per task: the worker's processes + PostgreSQL's, for the no-op with the queue filled, and a send)")
     for entry in report["sizes"].values():
         if "send_in_process" not in entry:
@@ -276,8 +258,8 @@ def print_report(report: dict[str, Any]) -> None:
         for step, share in profile["profile_share_of_send"].items():
             print(f"  {share:6.1%}  {step}")
         print(
-            f"  with a new connection for each send, as the worker does: {profile['ms_per_send_reconnecting']} ms; "
-            "the statements of one send:"
+            f"  with close_old_connections before and after each send, as the worker does (a health check, "
+            f"SELECT 1, before the first query): {profile['ms_per_send_as_worker']} ms; the statements of one send:"
         )
         for statement in profile["statements_of_one_send"]:
             print(f"    {statement}")

@@ -26,14 +26,13 @@ PROFILE_SENDS = 200  # reminders sent in process to count queries and time the p
 
 
 @contextmanager
-def celery_worker(env: dict[str, str], log: Path, app: str = "clinic") -> Iterator[CeleryWorker]:
+def celery_worker(env: dict[str, str], log: Path) -> Iterator[CeleryWorker]:
     """`celery -A clinic worker --concurrency 2 --pool prefork` with the no-op task
     included, in its own process group; stopped (SIGTERM, then SIGKILL) on the way out."""
     worker = CeleryWorker(
         env=env,
         log=log,
         cwd=common.ROOT,
-        app=app,
         concurrency=WORKER_CONCURRENCY,
         extra=("--include", "bench.noop_tasks"),
     )
@@ -183,15 +182,12 @@ def run_sends(count: int, client: Any, worker_pid: int) -> dict[str, Any]:
     }
 
 
-def measure_sends(size: data.Size, redis: ThrowawayRedis, sample: int, *, db_reuse: int = 0) -> dict[str, Any]:
+def measure_sends(size: data.Size, redis: ThrowawayRedis, sample: int) -> dict[str, Any]:
     """One worker on the size's database: warm it up, then the no-op baseline (queue
-    filled first), the no-op enqueued while it works, the sends, and the first again.
-    db_reuse: the what-if, a worker that keeps its database connection for that many
-    tasks (bench/celery_reuse.py)."""
+    filled first), the no-op enqueued while it works, the sends, and the first again."""
     redis.empty()
     url = data.size_url(data.base_url(), size)
-    name = f"{size.label}-reuse" if db_reuse else size.label
-    sms_file = common.RESULTS / f"reminders-sms-{name}.jsonl"
+    sms_file = common.RESULTS / f"reminders-sms-{size.label}.jsonl"
     sms_file.unlink(missing_ok=True)
     env = common.app_environment(url)
     env.update(
@@ -200,12 +196,10 @@ def measure_sends(size: data.Size, redis: ThrowawayRedis, sample: int, *, db_reu
             "SMS_BACKEND": "clinic.messaging.FileSmsBackend",
             "SMS_FILE_PATH": str(sms_file),
             "LOG_LEVEL": "WARNING",
-            "BENCH_CELERY_DB_REUSE_MAX": str(db_reuse),
         }
     )
     client = redis.client()
-    app = "bench.celery_reuse" if db_reuse else "clinic"
-    with celery_worker(env, common.RESULTS / f"reminders-worker-{name}.log", app) as worker:
+    with celery_worker(env, common.RESULTS / f"reminders-worker-{size.label}.log") as worker:
         from bench.noop_tasks import noop
 
         # Warm-up: both pool processes import, connect to PostgreSQL and send once.
@@ -237,7 +231,7 @@ def profile_send(count: int) -> dict[str, Any]:
     import cProfile
     import pstats
 
-    from django.db import connection, transaction
+    from django.db import close_old_connections, connection, transaction
 
     from scheduling.services import reminders
     from scheduling.services.reminders import reminder_send, reminders_claim
@@ -255,14 +249,18 @@ def profile_send(count: int) -> dict[str, Any]:
         finally:
             queries.append(time.perf_counter() - started)
 
-    def send_all(ids: list[int], *, reconnect: bool) -> tuple[float, Counter[str]]:
+    def send_all(ids: list[int], *, as_worker: bool) -> tuple[float, Counter[str]]:
         outcomes: Counter[str] = Counter()
         started = time.perf_counter()
         with connection.execute_wrapper(timed):
             for pk in ids:
-                if reconnect:  # what Celery's Django fixup does before and after every task
-                    connection.close()
+                # What clinic/celery.py does around every task: the connection is kept, and
+                # CONN_HEALTH_CHECKS costs a SELECT 1 before the task's first query.
+                if as_worker:
+                    close_old_connections()
                 outcomes[reminder_send(pk).status] += 1
+                if as_worker:
+                    close_old_connections()
         return time.perf_counter() - started, outcomes
 
     reminder_send(claim(1)[0])  # warm: imports, the connection, translations
@@ -275,10 +273,10 @@ def profile_send(count: int) -> dict[str, Any]:
     one = claim(1)[0]
     with connection.execute_wrapper(keep):
         reminder_send(one)
-    seconds, outcomes = send_all(claim(), reconnect=False)
+    seconds, outcomes = send_all(claim(), as_worker=False)
     sql, query_count = sum(queries), len(queries)
     sends = outcomes.total()
-    reconnecting, more_outcomes = send_all(claim(), reconnect=True)
+    as_worker, more_outcomes = send_all(claim(), as_worker=True)
     outcomes += more_outcomes
 
     profiler = cProfile.Profile()
@@ -323,8 +321,8 @@ def profile_send(count: int) -> dict[str, Any]:
         "queries_per_send": round(query_count / sends, 2),
         "sql_ms_per_send": round(sql / sends * 1000, 2),
         "python_ms_per_send": round((seconds - sql) / sends * 1000, 2),
-        # a new PostgreSQL connection for every send, as in the worker
-        "ms_per_send_reconnecting": round(reconnecting / sends * 1000, 2),
+        # with close_old_connections around each send, as in the worker
+        "ms_per_send_as_worker": round(as_worker / sends * 1000, 2),
         "statements_of_one_send": statements,
         "profile_share_of_send": shares,
     }
