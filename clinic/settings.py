@@ -281,6 +281,12 @@ LATE_CANCELLATION_HOURS = env.int("LATE_CANCELLATION_HOURS", default=24)
 # "https://video.example.org/join/{session_id}". Empty: no link is shown.
 VIDEO_JOIN_URL_TEMPLATE = env.str("VIDEO_JOIN_URL_TEMPLATE", default="")
 
+# --- Tapers: prescription ledger, PDMP, risk flags (tapers.services.ledger) ----------------
+
+# --- Tapers: taper plans and withdrawal checks (tapers.services.plans) ----------------------
+
+# --- Tapers: coordination with outside prescribers (tapers.services.coordination) -----------
+
 # --- Logging -----------------------------------------------------------------------------
 # Logs carry ids, never patient data (names, dates of birth, phone numbers, MRNs).
 LOGGING = {

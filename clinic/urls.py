@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("clinic.api.urls")),
     path("", include("patients.api.urls")),
     path("", include("scheduling.api.urls")),
+    path("", include("tapers.api.urls")),
 ]
 
 urlpatterns = [

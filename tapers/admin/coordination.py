@@ -1,0 +1,1 @@
+"""Tapers admin: coordination."""

@@ -1,0 +1,5 @@
+"""Tapers API: coordination."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,5 @@
+"""Tapers API: ledger."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,5 @@
+"""Tapers API: plans."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,17 @@
+"""The tapers app's data, one module per area; imported here so Django finds every model.
+
+- catalogue: medications (with their strengths and forms), prescribers, pharmacies.
+- ledger: prescriptions, PDMP imports and checks, risk flags.
+- plans: taper plans, their versions and steps, holds, withdrawal checks and check links.
+- coordination: the prescriber of record, communications with outside prescribers.
+"""
+
+from tapers.models.catalogue import (  # noqa: F401
+    DosageForm,
+    DrugClass,
+    HalfLifeGroup,
+    Medication,
+    MedicationStrength,
+    Pharmacy,
+    Prescriber,
+)

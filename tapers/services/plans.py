@@ -1,0 +1,1 @@
+"""Tapers services: plans."""
