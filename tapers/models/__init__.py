@@ -15,3 +15,11 @@ from tapers.models.catalogue import (  # noqa: F401
     Pharmacy,
     Prescriber,
 )
+from tapers.models.ledger import (  # noqa: F401
+    PdmpCheck,
+    PdmpImport,
+    Prescription,
+    PrescriptionSource,
+    RiskFlag,
+    RiskSeverity,
+)
