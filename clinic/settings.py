@@ -284,6 +284,24 @@ VIDEO_JOIN_URL_TEMPLATE = env.str("VIDEO_JOIN_URL_TEMPLATE", default="")
 # --- Tapers: prescription ledger, PDMP, risk flags (tapers.services.ledger) ----------------
 
 # --- Tapers: taper plans and withdrawal checks (tapers.services.plans) ----------------------
+# A new plan's CIWA-B hold band (mild, moderate, severe, very_severe): a check at or over it
+# holds the next step. Clinic default moderate (issue 6), applying 2025 Joint Guideline Rec 11.
+TAPER_HOLD_BAND = env.str("TAPER_HOLD_BAND", default="moderate")
+# At or over this band a check also prompts the team to consider a higher level of care
+# (2025 Joint Guideline Rec 5: inpatient care for severe or complicated withdrawal).
+TAPER_ESCALATE_BAND = env.str("TAPER_ESCALATE_BAND", default="severe")
+# Vital signs over these hold the next step. Clinic defaults (the reference gives none);
+# review with the medical director.
+TAPER_HOLD_MAX_SYSTOLIC = env.int("TAPER_HOLD_MAX_SYSTOLIC", default=160)
+TAPER_HOLD_MAX_DIASTOLIC = env.int("TAPER_HOLD_MAX_DIASTOLIC", default=100)
+TAPER_HOLD_MAX_PULSE = env.int("TAPER_HOLD_MAX_PULSE", default=100)
+# Hours a patient's single-use check link stays valid.
+TAPER_CHECK_LINK_HOURS = env.int("TAPER_CHECK_LINK_HOURS", default=24)
+# Requests a minute from one address to the check-link endpoints (no login there).
+TAPER_CHECK_LINK_THROTTLE = env.str("TAPER_CHECK_LINK_THROTTLE", default="20/min")
+# Scheme and host the care team's alert emails link to (https://clinic.example.org); empty:
+# the link is a path only.
+TAPER_ALERT_BASE_URL = env.str("TAPER_ALERT_BASE_URL", default="")
 
 # --- Tapers: coordination with outside prescribers (tapers.services.coordination) -----------
 

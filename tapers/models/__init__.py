@@ -23,3 +23,16 @@ from tapers.models.ledger import (  # noqa: F401
     RiskFlag,
     RiskSeverity,
 )
+from tapers.models.plans import (  # noqa: F401
+    CheckLink,
+    CheckVia,
+    CiwaBand,
+    HoldBand,
+    PlanHold,
+    PlanStatus,
+    StepStatus,
+    TaperPlan,
+    TaperPlanVersion,
+    TaperStep,
+    WithdrawalCheck,
+)
