@@ -304,6 +304,31 @@ TAPER_CHECK_LINK_THROTTLE = env.str("TAPER_CHECK_LINK_THROTTLE", default="20/min
 TAPER_ALERT_BASE_URL = env.str("TAPER_ALERT_BASE_URL", default="")
 
 # --- Tapers: coordination with outside prescribers (tapers.services.coordination) -----------
+# Sender of letters to outside prescribers' secure addresses (they receive records under a
+# Part 2 consent, so this one may name the clinic; patient reminders keep DEFAULT_FROM_EMAIL).
+COORDINATION_FROM_EMAIL = env.str("COORDINATION_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Letterhead when the sender has no primary location: the clinic's name, then lines ("|" between).
+COORDINATION_LETTERHEAD_NAME = env.str("COORDINATION_LETTERHEAD_NAME", default="Clinic")
+COORDINATION_LETTERHEAD_LINES = [
+    line.strip() for line in env.str("COORDINATION_LETTERHEAD_LINES", default="").split("|") if line.strip()
+]
+# A TrueType font for letters (any script); empty: the built-in Helvetica, Latin-1 only.
+COORDINATION_LETTER_FONT_PATH = env.str("COORDINATION_LETTER_FONT_PATH", default="")
+# What a change of prescriber of record tells the other prescribers, and the purposes a consent
+# may name for it, tried in order (a TPO consent covers "treatment", not "care_coordination").
+COORDINATION_NOTICE_INFORMATION = env.list("COORDINATION_NOTICE_INFORMATION", default=["medications"])
+COORDINATION_NOTICE_PURPOSES = env.list("COORDINATION_NOTICE_PURPOSES", default=["care_coordination", "treatment"])
+# Tries of a letter by secure email before it fails for staff to look at; waits double from the base.
+COORDINATION_EMAIL_MAX_RETRIES = env.int("COORDINATION_EMAIL_MAX_RETRIES", default=5)
+COORDINATION_EMAIL_RETRY_BASE_SECONDS = env.int("COORDINATION_EMAIL_RETRY_BASE_SECONDS", default=60)
+# A communication's channel is not a reminder's: each keeps its own name in the OpenAPI
+# schema (the reminders' keeps the ChannelEnum it had before communications had a channel).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]
+    {
+        "CommunicationChannelEnum": "tapers.models.coordination.CommunicationChannel",
+        "ChannelEnum": "scheduling.models.SENDING_CHANNELS",
+    }
+)
 
 # --- Logging -----------------------------------------------------------------------------
 # Logs carry ids, never patient data (names, dates of birth, phone numbers, MRNs).

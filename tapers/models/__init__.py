@@ -15,6 +15,13 @@ from tapers.models.catalogue import (  # noqa: F401
     Pharmacy,
     Prescriber,
 )
+from tapers.models.coordination import (  # noqa: F401
+    Communication,
+    CommunicationChannel,
+    CommunicationDirection,
+    CommunicationStatus,
+    PrescriberOfRecord,
+)
 from tapers.models.ledger import (  # noqa: F401
     PdmpCheck,
     PdmpImport,
