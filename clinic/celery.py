@@ -54,4 +54,11 @@ app.conf.beat_schedule = {
         "task": "scheduling.tasks.generate_track_sessions",
         "schedule": crontab(hour=2, minute=30),
     },
+    # PDMP rechecks fall due by the day (2025 Joint Guideline Rec 1: at least every 3 months);
+    # one run a day at 12:00 UTC (07:00-08:00 on the US East Coast) reaches prescribers in the
+    # morning; a check already reminded is skipped, so a rerun sends nothing twice.
+    "pdmp-recheck-reminders": {
+        "task": "tapers.tasks.ledger.pdmp_recheck_remind",
+        "schedule": crontab(hour=12, minute=0),
+    },
 }

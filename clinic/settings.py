@@ -282,6 +282,40 @@ LATE_CANCELLATION_HOURS = env.int("LATE_CANCELLATION_HOURS", default=24)
 VIDEO_JOIN_URL_TEMPLATE = env.str("VIDEO_JOIN_URL_TEMPLATE", default="")
 
 # --- Tapers: prescription ledger, PDMP, risk flags (tapers.services.ledger) ----------------
+# Risk flags on the ledger (tapers.risk.Thresholds), re-evaluated on every ledger change.
+# Sources: ../shared/reference/clinical.md; "clinic default" where it gives no figure.
+# How far back overlaps and early refills count: 3 months, the 2025 Joint Guideline's review
+# interval (Rec 1 and 16, "at least every 3 months"); clinic default.
+LEDGER_RISK_LOOKBACK_DAYS = env.int("LEDGER_RISK_LOOKBACK_DAYS", default=90)
+# Days two benzodiazepine supplies from different prescribers must share (clinic default: any).
+LEDGER_RISK_MIN_OVERLAP_DAYS = env.int("LEDGER_RISK_MIN_OVERLAP_DAYS", default=1)
+# The multiple-provider ("doctor shopping") definition, by name from tapers.risk's published
+# presets: delcher_5x5x90d (default, clinical.md 5.1 recommendation), katz_4x4x365d,
+# schneberk_6x6x180d, massachusetts_dph_4x4x180d.
+LEDGER_RISK_MULTIPLE_PROVIDER_DEFINITION = env.str(
+    "LEDGER_RISK_MULTIPLE_PROVIDER_DEFINITION", default="delcher_5x5x90d"
+)
+# Classes the multiple-provider count includes. The studies counted opioids only ("opioid"
+# reproduces them); a benzodiazepine clinic counts every controlled class (clinic default).
+LEDGER_RISK_MULTIPLE_PROVIDER_CLASSES = env.list(
+    "LEDGER_RISK_MULTIPLE_PROVIDER_CLASSES", default=["benzodiazepine", "z-drug", "opioid", "stimulant"]
+)
+# A refill is early when more than this share of the previous supply is left (clinic default).
+LEDGER_RISK_EARLY_REFILL_REMAINING_FRACTION = env.str("LEDGER_RISK_EARLY_REFILL_REMAINING_FRACTION", default="0.25")
+# Days a benzodiazepine and an opioid supply must share to flag (any: FDA boxed warning 2016,
+# 2025 Joint Guideline Rec 17 offers naloxone to "all patients co-prescribed").
+LEDGER_RISK_OPIOID_OVERLAP_MIN_DAYS = env.int("LEDGER_RISK_OPIOID_OVERLAP_MIN_DAYS", default=1)
+# Total daily diazepam-equivalent (mg) over which a flag is raised: 2025 Joint Guideline Table 2 "high".
+LEDGER_RISK_HIGH_TOTAL_DZE_MG = env.str("LEDGER_RISK_HIGH_TOTAL_DZE_MG", default="15")
+# The equivalence table the total uses: ashton (default) or va_dod (tapers.equivalence).
+LEDGER_RISK_EQUIVALENCE_TABLE = env.str("LEDGER_RISK_EQUIVALENCE_TABLE", default="ashton")
+# Days after a PDMP check that the next one is due: "at least every 3 months", 2025 Joint
+# Guideline Rec 1 (1b: review the PDMP), clinical.md 2.1.
+PDMP_RECHECK_DAYS = env.int("PDMP_RECHECK_DAYS", default=90)
+# Largest PDMP report file accepted (bytes).
+PDMP_IMPORT_MAX_BYTES = env.int("PDMP_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+# Scheme and host the recheck reminder links to (https://clinic.example.org); empty: a path only.
+LEDGER_LINK_BASE_URL = env.str("LEDGER_LINK_BASE_URL", default="")
 
 # --- Tapers: taper plans and withdrawal checks (tapers.services.plans) ----------------------
 # A new plan's CIWA-B hold band (mild, moderate, severe, very_severe): a check at or over it

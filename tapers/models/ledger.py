@@ -67,7 +67,9 @@ class Prescription(PublicModel):
     )
     form = models.CharField(max_length=16, choices=DosageForm.choices, blank=True)
     directions = models.TextField(blank=True)
-    daily_dose_mg = models.DecimalField(max_digits=10, decimal_places=3)
+    # Null when unknown (a patch dosed in mcg/h, a self-report without a dose); never for a
+    # benzodiazepine or z-drug, whose dose the diazepam-equivalent total needs (the service refuses).
+    daily_dose_mg = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
     # True when the daily dose was worked out as quantity x strength / days' supply, not given.
     daily_dose_derived = models.BooleanField(default=False)
     quantity = models.DecimalField(max_digits=10, decimal_places=3)
