@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -46,6 +45,7 @@ from tapers.models import (
     CommunicationStatus,
     Prescriber,
     PrescriberOfRecord,
+    Prescription,
 )
 from tapers.models.coordination import SYSTEM_SENT_CHANNELS
 
@@ -94,29 +94,20 @@ def communication_list() -> QuerySet[Communication]:
     return Communication.objects.select_related("patient", "prescriber", "disclosure", "consent")
 
 
-def _prescribing_prescriber_ids(patient: Patient) -> QuerySet[Any] | None:
-    """Prescribers of the patient's ledger prescriptions (tapers.models.ledger), when the ledger
-    is installed; None before it is."""
-    try:
-        prescription = apps.get_model("tapers", "Prescription")
-    except LookupError:
-        return None
-    rows = prescription.objects.filter(patient=patient)
-    if any(f.name == "entered_in_error_at" for f in prescription._meta.get_fields()):
-        rows = rows.filter(entered_in_error_at__isnull=True)
-    return rows.values("prescriber_id")
+def _prescribing_prescriber_ids(patient: Patient) -> QuerySet[Any]:
+    """Prescribers of the patient's ledger prescriptions (rows entered in error aside)."""
+    return Prescription.objects.filter(patient=patient, entered_in_error_at__isnull=True).values("prescriber_id")
 
 
 def outside_prescribers_of(patient: Patient) -> QuerySet[Prescriber]:
     """Outside prescribers known to prescribe (or to have prescribed) to the patient: earlier
     prescribers of record, prescribers we have corresponded with about them, and the
     prescribers on their prescription ledger."""
-    known = Q(pk__in=PrescriberOfRecord.objects.filter(episode__patient=patient).values("prescriber_id")) | Q(
-        pk__in=Communication.objects.filter(patient=patient).values("prescriber_id")
+    known = (
+        Q(pk__in=PrescriberOfRecord.objects.filter(episode__patient=patient).values("prescriber_id"))
+        | Q(pk__in=Communication.objects.filter(patient=patient).values("prescriber_id"))
+        | Q(pk__in=_prescribing_prescriber_ids(patient))
     )
-    prescribing = _prescribing_prescriber_ids(patient)
-    if prescribing is not None:
-        known |= Q(pk__in=prescribing)
     return Prescriber.objects.filter(known, staff__isnull=True).order_by("name", "id")
 
 
