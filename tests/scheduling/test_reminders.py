@@ -1,6 +1,7 @@
 """The reminder outbox: rows written with bookings, claimed by the dispatcher, sent under a
 lock with a neutral text (DESIGN.md flow 4)."""
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -8,6 +9,7 @@ import psycopg
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic import messaging
@@ -263,6 +265,28 @@ def test_a_second_task_for_the_same_row_sends_nothing_more(texted, book, clock):
     assert reminder_send(pk).status == "sent"
     assert reminder_send(pk).status == "gone"
     assert len(messaging.outbox) == 1
+
+
+def test_one_send_runs_five_statements_the_first_taking_the_locks(texted, book, clock):
+    """Pinned, so a lazy load or an extra read in the send path shows here: the locking read
+    (a primary-key lookup, so no ORDER BY and LIMIT for Django to build on every send), the
+    policy, the patient's opt-outs, today's count for the daily cap, and the row's update."""
+    book(texted())
+    clock.move_to("2026-11-23 15:00:01+00:00")
+    [pk] = reminders_claim()
+    with CaptureQueriesContext(connection) as captured:
+        assert reminder_send(pk).status == "sent"
+    statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert [(sql.split()[0], re.findall(r'(?:FROM|UPDATE) "(\w+)"', sql)[0]) for sql in statements] == [
+        ("SELECT", "scheduling_reminder"),
+        ("SELECT", "scheduling_reminderpolicy"),
+        ("SELECT", "scheduling_optout"),
+        ("SELECT", "scheduling_reminder"),
+        ("UPDATE", "scheduling_reminder"),
+    ]
+    lock = statements[0]
+    assert 'FOR NO KEY UPDATE OF "scheduling_reminder", "scheduling_booking", "patients_patient"' in lock
+    assert "ORDER BY" not in lock
 
 
 def test_a_backlog_past_the_window_defers_to_the_next_morning(texted, book, clock):
