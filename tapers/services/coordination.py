@@ -35,7 +35,7 @@ from clinic.models import AuditAction
 from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients.access import clinically_visible_patients
 from patients.consents import REDISCLOSURE_NOTICE
-from patients.models import ConsentRecipientType, EpisodeOfCare, Patient
+from patients.models import Consent, ConsentRecipientType, EpisodeOfCare, Patient
 from patients.services.consents import consent_check, disclosure_record
 from tapers import letters
 from tapers.models import (
@@ -307,6 +307,20 @@ def communication_send(*, communication: Communication, by: Any, request: HttpRe
     return communication
 
 
+def _check_still_consented(communication: Communication) -> None:
+    """A letter released for staff to send is not handed out or sent once the patient has
+    revoked the consent it was released under (its Disclosure stays: it marks the release)."""
+    if communication.status != CommunicationStatus.TO_SEND_BY_STAFF or communication.consent_id is None:
+        return
+    consent = Consent.objects.get(pk=communication.consent_id)
+    if consent.revoked_at is not None:
+        raise Forbidden(
+            "The patient revoked the consent this letter was released under; do not send it. Record a new "
+            "consent and send the letter again if the patient agrees.",
+            extra={"revoked_consent": str(consent.public_id)},
+        )
+
+
 def _enqueue_send(pk: int) -> None:
     from tapers.tasks.coordination import send_communication
 
@@ -319,12 +333,16 @@ def communication_mark_sent(
 ) -> Communication:
     """Staff sent a released letter by fax, phone, mail, portal or in person."""
     require_role(by, COMMUNICATORS, "send letters to outside prescribers")
-    communication = Communication.objects.select_for_update(of=("self",)).get(pk=communication.pk)
+    communication = (
+        Communication.objects.select_for_update(of=("self",)).select_related("patient").get(pk=communication.pk)
+    )
+    _require_care_team(by, communication.patient, "send letters about them")
     if communication.status != CommunicationStatus.TO_SEND_BY_STAFF:
         raise Conflict(
             "Only a letter released for staff to send can be marked sent; send it first.",
             extra={"status": communication.status},
         )
+    _check_still_consented(communication)
     communication.status = CommunicationStatus.SENT
     communication.sent_at = timezone.now()
     communication.save(update_fields=["status", "sent_at", "updated_at"])
@@ -343,7 +361,10 @@ def communication_record_response(
 ) -> Communication:
     """The prescriber's answer to a letter we sent. Receiving it discloses nothing."""
     require_role(by, COMMUNICATORS, "record responses from outside prescribers")
-    communication = Communication.objects.select_for_update(of=("self",)).get(pk=communication.pk)
+    communication = (
+        Communication.objects.select_for_update(of=("self",)).select_related("patient").get(pk=communication.pk)
+    )
+    _require_care_team(by, communication.patient, "record responses about them")
     if not response.strip():
         raise ApplicationError("Write the response.", extra={"fields": {"response": ["Write something."]}})
     if communication.direction != CommunicationDirection.OUTBOUND or communication.status != CommunicationStatus.SENT:
@@ -401,7 +422,9 @@ def _recipient(prescriber: Prescriber) -> list[str]:
 def letter_pdf(communication: Communication) -> bytes:
     """The letter as PDF. Only the communication's own patient is on it."""
     patient = communication.patient
-    sent_on = communication.sent_at or communication.updated_at
+    # Dated the day the gate released it (the Disclosure), whenever staff print or send it.
+    released = communication.disclosure.disclosed_at if communication.disclosure else None
+    sent_on = released or communication.sent_at or communication.updated_at
     letter = letters.Letter(
         letterhead=_letterhead(communication.sent_by),
         dated=timezone.localdate(sent_on),
@@ -428,6 +451,7 @@ def communication_letter(*, communication: Communication, by: Any, request: Http
             "The letter is made once it has passed the consent check: send it first.",
             extra={"status": communication.status},
         )
+    _check_still_consented(communication)
     pdf = letter_pdf(communication)
     _audit(communication, AuditAction.EXPORT, by, request, "patient")
     return pdf
@@ -632,7 +656,7 @@ def _notify(
                 prescriber=other,
                 direction=CommunicationDirection.OUTBOUND,
                 channel=channel,
-                subject=render_to_string("tapers/prescriber_of_record_subject.txt", context).strip(),
+                subject=render_to_string("tapers/prescriber_of_record_subject.txt", context).strip()[:200],
                 body=render_to_string("tapers/prescriber_of_record_body.txt", context).strip(),
                 information=sorted(information),
                 purpose=purpose,

@@ -651,3 +651,32 @@ def test_the_prescriber_of_record_list_costs_the_same_queries_at_any_length(
             episode=episode, prescriber=OutsidePrescriberFactory.create(), by=prescriber_user, notify=False
         )
     assert queries_for_list() == one
+
+
+def test_a_released_letter_is_not_handed_out_once_its_consent_is_revoked(
+    make_user, prescriber_user, prescriber_client, patient, outside
+):
+    from patients.services.consents import consent_revoke
+
+    consent = consent_for(patient, "Lee Park", by=prescriber_user)
+    letter_id = draft(prescriber_client, patient, outside, channel="fax").json()["id"]
+    assert prescriber_client.post(f"/api/v1/communications/{letter_id}/send/").status_code == 200
+    consent_revoke(consent=consent, by=make_user(Role.ADMISSIONS))
+    pdf = prescriber_client.get(f"/api/v1/communications/{letter_id}/letter.pdf")
+    assert pdf.status_code == 403
+    assert "revoked the consent this letter was released under" in pdf.json()["message"]
+    assert prescriber_client.post(f"/api/v1/communications/{letter_id}/sent/").status_code == 403
+    assert Communication.objects.get().status == "to_send_by_staff"
+    # The release stays in the accounting of disclosures.
+    assert Disclosure.objects.count() == 1
+
+
+def test_the_letter_is_dated_the_day_it_was_released(prescriber_user, prescriber_client, patient, outside):
+    consent_for(patient, "Lee Park", by=prescriber_user)
+    letter_id = draft(prescriber_client, patient, outside, channel="fax").json()["id"]
+    prescriber_client.post(f"/api/v1/communications/{letter_id}/send/")
+    with time_machine.travel("2026-11-25 15:00:00+00:00", tick=False):
+        letter = coordination.communication_mark_sent(communication=Communication.objects.get(), by=prescriber_user)
+        [page] = pdf_text(coordination.communication_letter(communication=letter, by=prescriber_user))
+    assert "November 23, 2026" in page
+    assert "November 25" not in page
