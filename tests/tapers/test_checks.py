@@ -157,6 +157,26 @@ def test_a_second_check_while_held_keeps_the_one_hold(client_for, nurse, prescri
     assert WithdrawalCheck.objects.filter(plan=plan, hold=True).count() == 2
 
 
+def test_the_check_list_costs_the_same_queries_at_any_size(client_for, nurse, prescriber, team_patient):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    plan = active(team_patient, prescriber)
+    api = client_for(nurse)
+
+    def listed(n):
+        for total in range(n):
+            record(api, team_patient, plan, total=total)
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get(f"{URL}?patient__public_id={team_patient.public_id}")
+        assert response.status_code == 200
+        return len(queries), len(response.json()["results"])
+
+    one, four = listed(1), listed(3)
+    assert (one[1], four[1]) == (1, 4)
+    assert four[0] == one[0]
+
+
 # --- the alert -----------------------------------------------------------------------------------
 
 
