@@ -61,6 +61,7 @@ PRESCRIBING = frozenset({Role.PRESCRIBER})
 # split or crushed, so it is never used to make a taper dose.
 UNIT_FORMS = (DosageForm.TABLET, DosageForm.CAPSULE, DosageForm.ORALLY_DISINTEGRATING)
 OVER = (PlanStatus.COMPLETED, PlanStatus.STOPPED)
+HOLDABLE = (PlanStatus.ACTIVE, PlanStatus.APPROVED)
 
 
 # --- inputs: the regimen, the policy, the strengths -----------------------------------------
@@ -627,9 +628,10 @@ def taper_plan_activate(*, plan: TaperPlan, by: Any, request: HttpRequest | None
 
 
 def hold_plan(plan: TaperPlan, *, today: date, reason: str = "", check: Any = None, by: Any = None) -> PlanHold | None:
-    """Hold the next planned step of a locked, active plan. None when the plan is not active
-    (a held plan stays held under its first hold; a plan not started has nothing to hold)."""
-    if plan.status != PlanStatus.ACTIVE:
+    """Hold the next planned step of a locked plan that is active, or approved and not started
+    yet (its first step: it is not started until a prescriber resumes). None otherwise: a held
+    plan stays held under its first hold, and a draft is not being followed."""
+    if plan.status not in HOLDABLE:
         return None
     _advance(plan, today)
     step = _schedule(plan).filter(status=StepStatus.PLANNED).order_by("starts_on", "number").first()
@@ -651,8 +653,10 @@ def taper_plan_hold(*, plan: TaperPlan, reason: str, by: Any, request: HttpReque
     if not reason.strip():
         raise ApplicationError("Say why the plan is held.", extra={"fields": {"reason": ["Required."]}})
     plan = _lock(plan)
-    if plan.status != PlanStatus.ACTIVE:
-        raise Conflict(f"Only an active plan can be held; this one is {plan.status}.", extra={"status": plan.status})
+    if plan.status not in HOLDABLE:
+        raise Conflict(
+            f"Only an active or approved plan can be held; this one is {plan.status}.", extra={"status": plan.status}
+        )
     hold = hold_plan(plan, today=timezone.localdate(), reason=reason.strip(), by=by)
     if hold is None:  # pragma: no cover - the plan is active under the lock
         raise Conflict("The plan could not be held.")
@@ -680,7 +684,8 @@ def taper_plan_resume(*, plan: TaperPlan, by: Any, note: str = "", request: Http
     hold.days_shifted = days
     hold.resume_note = note
     hold.save(update_fields=["resumed_on", "resumed_by", "days_shifted", "resume_note", "updated_at"])
-    plan.status = PlanStatus.ACTIVE
+    # Back to where it was held: following the plan, or approved and waiting to be started.
+    plan.status = PlanStatus.ACTIVE if plan.activated_on is not None else PlanStatus.APPROVED
     plan.save(update_fields=["status", "updated_at"])
     _advance(plan, today)
     _audit(plan, AuditAction.UPDATE, by, request)

@@ -348,12 +348,32 @@ def test_only_a_prescriber_resumes(team_patient, prescriber, nurse):
         services.taper_plan_resume(plan=plan, by=nurse)
 
 
-def test_a_hold_needs_an_active_plan_and_a_reason(team_patient, prescriber, nurse):
-    plan = approved(team_patient, prescriber)
-    with pytest.raises(Conflict, match="Only an active plan can be held"):
+def test_a_hold_needs_a_plan_being_followed_and_a_reason(team_patient, prescriber, nurse):
+    plan = draft(team_patient, prescriber)
+    with pytest.raises(Conflict, match="Only an active or approved plan can be held"):
         services.taper_plan_hold(plan=plan, reason="Unwell", by=nurse)
     with pytest.raises(ApplicationError, match="Say why"):
         services.taper_plan_hold(plan=plan, reason=" ", by=nurse)
+
+
+def test_an_approved_plan_not_started_is_held_on_its_first_step_and_resumes_to_approved(
+    team_patient, prescriber, nurse, clock
+):
+    plan = approved(team_patient, prescriber, start_date=TODAY + timedelta(days=3))
+    first_on = steps_of(plan)[0].starts_on
+    services.taper_plan_hold(plan=plan, reason="Withdrawal symptoms before the start", by=nurse)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.HELD
+    assert steps_of(plan)[0].status == StepStatus.HELD
+    with pytest.raises(Conflict, match="this one is held"):
+        services.taper_plan_activate(plan=plan, by=prescriber)
+
+    clock.move_to("2026-11-28 15:00:00+00:00")
+    services.taper_plan_resume(plan=plan, by=prescriber)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.APPROVED
+    first = steps_of(plan)[0]
+    assert (first.status, first.starts_on) == (StepStatus.PLANNED, first_on + timedelta(days=5))
 
 
 def test_approving_a_new_version_while_held_keeps_the_hold_on_its_first_step(team_patient, prescriber, nurse, clock):
