@@ -496,6 +496,9 @@ def taper_plan_approve(
     """Approve the version awaiting approval, which must be the one the approver read: the
     request carries its digest, and a different one (the plan changed meanwhile) is a 409."""
     prescriber = approver_record(by)
+    # The patient first: two prescribers approving two plans of one patient at once must not
+    # both find no other plan in force (the unique constraint would then answer with a 500).
+    Patient.objects.select_for_update().filter(pk=plan.patient_id).first()
     plan = _lock(plan)
     _open_for_change(plan)
     draft = _open_draft(plan)
