@@ -427,6 +427,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["version_id", "number"],
+                "verbose_name": "taper plan step",
             },
         ),
         migrations.CreateModel(

@@ -200,6 +200,7 @@ class TaperStep(PublicModel):
 
     class Meta:
         ordering = ["version_id", "number"]
+        verbose_name = "taper plan step"
         constraints = [
             # Also the index for "a version's steps in order".
             models.UniqueConstraint(fields=["version", "number"], name="taper_step_number_unique"),

@@ -67,10 +67,24 @@ HOLDABLE = (PlanStatus.ACTIVE, PlanStatus.APPROVED)
 # --- inputs: the regimen, the policy, the strengths -----------------------------------------
 
 
-def _refuse(error: TaperError, field: str) -> ApplicationError:
-    """The engine's refusal as a 400 naming the rule (code) and where, for the API."""
+# Engine refusals that are about one input field; the others (no step within the ceiling with
+# these strengths, a plan too long) are about the whole request.
+_FIELD_OF_CODE = {
+    "unmakeable_dose": "regimen",
+    "bad_regimen": "regimen",
+    "unknown_drug": "regimen",
+    "missing_strengths": "regimen",
+    "bad_policy": "policy",
+}
+
+
+def _refuse(error: TaperError, field: str | None = None) -> ApplicationError:
+    """The engine's refusal as a 400 naming the rule (`extra.code`) and, where it is one
+    field's fault, that field."""
     extra: dict[str, Any] = {"code": error.code, **error.extra}
-    extra["fields"] = {field: [error.message]}
+    where = field or _FIELD_OF_CODE.get(error.code)
+    if where:
+        extra["fields"] = {where: [error.message]}
     return ApplicationError(error.message, extra=extra)
 
 
@@ -257,9 +271,7 @@ def plan_preview(*, regimen: Sequence[Mapping[str, Any]], policy: Mapping[str, A
         }
         return _proposal(inputs, [step_json(s) for s in plan.steps], engine_regimen, taper_policy)
     except TaperError as error:
-        raise _refuse(
-            error, "regimen" if error.code in {"unmakeable_dose", "bad_regimen", "unknown_drug"} else "policy"
-        ) from error
+        raise _refuse(error) from error
     except equivalence.EquivalenceError as error:
         raise ApplicationError(
             str(error), extra={"code": "unknown_drug", "fields": {"regimen": [str(error)]}}
