@@ -17,7 +17,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -345,6 +344,15 @@ def pdmp_import_create(
         for row, medication in matched
         if row.daily_dose_mg is None and medication is not None and medication.drug_class in SEDATIVE_CLASSES
     ]
+    # A report lists what was dispensed: a date after today is a typo, not a future fill.
+    today = timezone.localdate(timezone=patient.time_zone)
+    problems += [
+        pdmp.Problem(row.line, column, f"{value} is after today ({today})")
+        for row in rows
+        for column, value in (("written_date", row.written_on), ("fill_date", row.filled_on))
+        if value > today
+    ]
+    problems.sort(key=lambda p: p.line)
     if problems:
         raise _problems_error(problems, str(pdmp.PdmpFileError(problems)))
 
@@ -453,23 +461,20 @@ def pdmp_check_record(
 
 
 def recheck_recipients(patient: Patient) -> list[str]:
-    """Email addresses of whom to remind of a patient's PDMP recheck: the episode's prescriber of
-    record when one of our staff (tapers.models.coordination.PrescriberOfRecord, if present),
+    """Email addresses of whom to remind of a patient's PDMP recheck: the open episode's
+    prescriber of record when one of our staff (tapers.services.coordination.prescriber_of_record),
     else the care team's prescriber of record, else the care team's prescribers."""
-    today = timezone.localdate()
-    open_team = CareTeamMember.objects.filter(patient=patient).filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+    # Imported here: coordination reads the ledger's models, and this module stays importable alone.
+    from tapers.services.coordination import prescriber_of_record
+
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    try:
-        of_record_model = apps.get_model("tapers", "PrescriberOfRecord")
-    except LookupError:
-        of_record_model = None
-    if of_record_model is not None:
-        of_record = of_record_model.objects.filter(
-            episode__patient=patient, episode__discharged_on__isnull=True, ended_on__isnull=True
-        ).values("prescriber__staff_id")
-        found = list(users.filter(pk__in=of_record).values_list("email", flat=True))
+    of_record = prescriber_of_record(patient)
+    if of_record is not None and of_record.prescriber.staff_id is not None:
+        found = list(users.filter(pk=of_record.prescriber.staff_id).values_list("email", flat=True))
         if found:
             return found
+    today = timezone.localdate()
+    open_team = CareTeamMember.objects.filter(patient=patient).filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
     for members in (
         open_team.filter(team_role=CareTeamRole.PRESCRIBER_OF_RECORD),
         open_team.filter(member__groups__name=Role.PRESCRIBER),
