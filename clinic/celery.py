@@ -61,4 +61,11 @@ app.conf.beat_schedule = {
         "task": "tapers.tasks.ledger.pdmp_recheck_remind",
         "schedule": crontab(hour=12, minute=0),
     },
+    # Ledger risk flags look back a window that moves a day at a time (LEDGER_RISK_LOOKBACK_DAYS),
+    # so once a night (04:00 UTC, night in every US zone) the open ones are re-evaluated and
+    # those no longer raised clear; a ledger change re-evaluates its patient at once anyway.
+    "ledger-risk-flags-refresh": {
+        "task": "tapers.tasks.ledger.risk_flags_refresh_all",
+        "schedule": crontab(hour=4, minute=0),
+    },
 }

@@ -8,7 +8,10 @@ when and why, and its history is kept.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core import checks
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -232,3 +235,17 @@ class RiskFlag(PublicModel):
     @property
     def is_open(self) -> bool:
         return self.cleared_at is None
+
+
+@checks.register(checks.Tags.compatibility)
+def check_ledger_risk_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Refuse to start with a LEDGER_RISK_* setting the rules cannot use, rather than fail
+    every ledger write later."""
+    from tapers.risk import RiskInputError
+    from tapers.services.ledger import ledger_thresholds
+
+    try:
+        ledger_thresholds()
+    except (RiskInputError, ValueError, ArithmeticError) as error:
+        return [checks.Error(f"Ledger risk settings: {error}", id="tapers.E101")]
+    return []

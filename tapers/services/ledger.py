@@ -538,6 +538,23 @@ def pdmp_recheck_reminders_send(*, today: date) -> int:
 # --- risk flags -----------------------------------------------------------------------------
 
 
+def _decimal_setting(name: str) -> Decimal:
+    value = getattr(settings, name)
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        raise risk.RiskInputError(f"{name} must be a number, not {value!r}.") from None
+
+
+def _drug_class(value: str) -> risk.DrugClass:
+    try:
+        return risk.DrugClass(value)
+    except ValueError:
+        raise risk.RiskInputError(
+            f"LEDGER_RISK_MULTIPLE_PROVIDER_CLASSES: {value!r} is not one of {', '.join(risk.DrugClass)}."
+        ) from None
+
+
 def ledger_thresholds() -> risk.Thresholds:
     """tapers.risk.Thresholds from the LEDGER_RISK_* settings."""
     name = settings.LEDGER_RISK_MULTIPLE_PROVIDER_DEFINITION
@@ -551,10 +568,10 @@ def ledger_thresholds() -> risk.Thresholds:
         lookback_days=settings.LEDGER_RISK_LOOKBACK_DAYS,
         min_overlap_days=settings.LEDGER_RISK_MIN_OVERLAP_DAYS,
         multiple_provider=definition,
-        multiple_provider_classes=frozenset(risk.DrugClass(c) for c in settings.LEDGER_RISK_MULTIPLE_PROVIDER_CLASSES),
-        early_refill_remaining_fraction=Decimal(settings.LEDGER_RISK_EARLY_REFILL_REMAINING_FRACTION),
+        multiple_provider_classes=frozenset(_drug_class(c) for c in settings.LEDGER_RISK_MULTIPLE_PROVIDER_CLASSES),
+        early_refill_remaining_fraction=_decimal_setting("LEDGER_RISK_EARLY_REFILL_REMAINING_FRACTION"),
         opioid_overlap_min_days=settings.LEDGER_RISK_OPIOID_OVERLAP_MIN_DAYS,
-        high_total_dze_mg=Decimal(settings.LEDGER_RISK_HIGH_TOTAL_DZE_MG),
+        high_total_dze_mg=_decimal_setting("LEDGER_RISK_HIGH_TOTAL_DZE_MG"),
         equivalence_table=settings.LEDGER_RISK_EQUIVALENCE_TABLE,
     )
 
@@ -635,6 +652,24 @@ def risk_flags_evaluate(*, patient: Patient, as_of: date | None = None) -> list[
             flag.last_evaluated_at = now
             flag.save()
     return open_flags
+
+
+def risk_flags_refresh() -> int:
+    """Re-evaluate every patient with an open flag, as of their today: the rules look back a
+    window that moves with the date, so a flag raised by an old overlap clears by itself once
+    it leaves the window. Returns the number of patients evaluated. Work grows with the
+    patients flagged, not the ledger; one transaction per patient, under the same lock as a
+    ledger change."""
+    patient_ids = RiskFlag.objects.filter(cleared_at__isnull=True).values_list("patient_id", flat=True).distinct()
+    done = 0
+    for patient_id in patient_ids.order_by("patient_id"):
+        with transaction.atomic():
+            patient = Patient.objects.select_for_update().filter(pk=patient_id).first()
+            if patient is None:
+                continue
+            risk_flags_evaluate(patient=patient)
+            done += 1
+    return done
 
 
 @transaction.atomic

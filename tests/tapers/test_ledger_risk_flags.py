@@ -9,7 +9,9 @@ import time_machine
 from clinic.models import AuditAction, AuditEvent
 from clinic.roles import Role
 from tapers.models import RiskFlag
+from tapers.models.ledger import check_ledger_risk_settings
 from tapers.services.ledger import prescription_mark_entered_in_error, prescription_update, risk_flags_evaluate
+from tapers.tasks.ledger import risk_flags_refresh_all
 from tests.patients.factories import PatientFactory, put_on_care_team
 from tests.tapers.factories import PharmacyFactory, PrescriberFactory
 from tests.tapers.factories_ledger import days_ago, record
@@ -218,3 +220,29 @@ def test_only_prescribers_and_clinicians_on_the_team_acknowledge(doctor, patient
     put_on_care_team(patient, clinician)
     assert client_for(clinician).post(url, {}, format="json").status_code == 200
     assert client_for(doctor).post(url, {}, format="json").status_code == 409
+
+
+def test_the_nightly_refresh_clears_a_flag_once_its_overlap_leaves_the_window(doctor, patient):
+    _overlap(doctor, patient)  # the supplies share 11-13 to 12-02
+    assert risk_flags_refresh_all() == 1
+    assert open_codes(patient) == ["overlapping_benzodiazepine_supply"]
+    with time_machine.travel("2027-03-03 15:00:00+00:00", tick=False):  # 12-02 is 91 days back
+        assert risk_flags_refresh_all() == 1
+    assert open_codes(patient) == []
+    assert risk_flags_refresh_all() == 0  # nothing open, nothing to do
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("LEDGER_RISK_MULTIPLE_PROVIDER_DEFINITION", "nope", "is not one of delcher_5x5x90d"),
+        ("LEDGER_RISK_MULTIPLE_PROVIDER_CLASSES", ["opioid", "pills"], "'pills' is not one of"),
+        ("LEDGER_RISK_HIGH_TOTAL_DZE_MG", "abc", "must be a number"),
+        ("LEDGER_RISK_EQUIVALENCE_TABLE", "who", "Unknown equivalence table"),
+    ],
+)
+def test_a_bad_risk_setting_stops_the_start_with_a_message(settings, setting, value, message):
+    setattr(settings, setting, value)
+    [error] = check_ledger_risk_settings()
+    assert error.id == "tapers.E101"
+    assert message in error.msg
