@@ -110,3 +110,18 @@ def seed_catalogue(medication_model: Any, strength_model: Any, using: str = "def
             strength_model.objects.using(using).get_or_create(
                 medication=medication, form=form, strength_mg=Decimal(strength), defaults={"scored": scored}
             )
+
+
+def seed_catalogue_after_migrate(sender: Any, **kwargs: Any) -> None:
+    """post_migrate receiver: the catalogue comes back after a flush (tests that truncate every
+    table), as clinic's levels of care do. Only when tapers is migrated, with the migrated state."""
+    if getattr(sender, "label", None) != "tapers":
+        return
+    state = kwargs.get("apps")
+    try:
+        medication = state.get_model("tapers", "Medication") if state else None
+        strength = state.get_model("tapers", "MedicationStrength") if state else None
+    except LookupError:  # migrated back before the catalogue
+        return
+    if medication is not None and strength is not None:
+        seed_catalogue(medication, strength, using=kwargs.get("using", "default"))
