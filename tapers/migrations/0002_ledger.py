@@ -1,6 +1,7 @@
 """Tapers: prescriptions, PDMP imports and checks, risk flags, and the catalogue's seed data."""
 
 import uuid
+from typing import Any
 
 import django.core.validators
 import django.db.models.deletion
@@ -11,7 +12,7 @@ from django.db import migrations, models
 from tapers.services.ledger_catalogue import seed_catalogue as seed
 
 
-def seed_catalogue(apps, schema_editor):
+def seed_catalogue(apps: Any, schema_editor: Any) -> None:
     seed(
         apps.get_model("tapers", "Medication"),
         apps.get_model("tapers", "MedicationStrength"),
