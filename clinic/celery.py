@@ -68,4 +68,11 @@ app.conf.beat_schedule = {
         "task": "tapers.tasks.ledger.risk_flags_refresh_all",
         "schedule": crontab(hour=4, minute=0),
     },
+    # Taper steps come due by date in the clinic's zone (TIME_ZONE): a run just after midnight
+    # there makes each active plan's current step right before anyone reads it (reading a plan
+    # or its steps also advances it, so a missed run costs nothing).
+    "advance-taper-steps": {
+        "task": "tapers.tasks.plans.advance_taper_steps",
+        "schedule": crontab(hour=5, minute=10),  # 00:10 EST / 01:10 EDT
+    },
 }

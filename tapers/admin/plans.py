@@ -11,29 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
-from clinic.roles import CLINICAL_ROLES, may_act_as
-from patients.access import scope_to_visible_patients
+from tapers.admin.base import ClinicalReadOnlyAdmin
 from tapers.models import PlanHold, TaperPlan, TaperPlanVersion, TaperStep, WithdrawalCheck
-
-
-class ClinicalReadOnlyAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
-    """Clinical roles only, their care teams' patients only, every page audited."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return may_act_as(request.user, CLINICAL_ROLES)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_act_as(request.user, CLINICAL_ROLES)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return scope_to_visible_patients(
-            super().get_queryset(request), request.user, patient_path=self.patient_path, clinical=True
-        )
-
 
 VERSION_FIELDS = ("number", "digest", "created_by", "approved_by", "approved_at", "withdrawn_at", "change_note")
 HOLD_FIELDS = ("held_on", "step", "reason", "withdrawal_check", "held_by", "resumed_on", "resumed_by", "days_shifted")

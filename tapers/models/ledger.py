@@ -14,18 +14,11 @@ from django.conf import settings
 from django.core import checks
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.signals import post_migrate
 from simple_history.models import HistoricalRecords
 
 from clinic.models import US_STATE, PublicModel
 from tapers.models.catalogue import DosageForm, Medication, Pharmacy, Prescriber
 from tapers.risk import RuleCode
-from tapers.services.ledger_catalogue import seed_catalogue_after_migrate
-
-# The seeded catalogue must survive a flush, like clinic's levels of care (clinic/apps.py):
-# re-seeded after every migrate of tapers. Connected here, at model import, because the
-# ledger area does not own TapersConfig; it can move to TapersConfig.ready() as is.
-post_migrate.connect(seed_catalogue_after_migrate, dispatch_uid="tapers.seed_catalogue")
 
 
 class PrescriptionSource(models.TextChoices):

@@ -1,0 +1,30 @@
+"""The one base of the tapers admin's clinical pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
+from clinic.roles import CLINICAL_ROLES, may_act_as
+from patients.access import scope_to_visible_patients
+
+
+class ClinicalReadOnlyAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
+    """Clinical records, read-only: writes go through the API's services. Clinical roles only
+    (clinician, prescriber, nurse), their care teams' (or break-the-glass) patients only, as in
+    the API, and every page shown is audited. Admissions, billing and clinic administrators see
+    none of it (DESIGN.md, Roles), even if a group gave them the model permission by hand."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return may_act_as(request.user, CLINICAL_ROLES) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return may_act_as(request.user, CLINICAL_ROLES) and super().has_view_permission(request, obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return scope_to_visible_patients(
+            super().get_queryset(request), request.user, patient_path=self.patient_path, clinical=True
+        )
