@@ -44,7 +44,9 @@ Choices where the references leave a gap:
   Over-sedation is the graver risk of the two, above all with opioids (clinical.md 5.2), and
   the 2025 guideline has each change checked and, if need be, paused (Rec 9, Rec 11). Measured
   at the upper end that substitution is a cut, so the ceiling splits it into as many stages as
-  it needs, each waiting for the two-week window where it must.
+  it needs, each waiting for the two-week window where it must. Diazepam one stage rounded away
+  is not made up at a later one: that would raise the lower end, so each stage adds at most what
+  keeps both ends at or under the step before it.
 
 The package: `types` (inputs, outputs, the policy, the error), `forms` (what tablets and liquid
 make, and rounding to them), `rules` (the measures above, and `validate_steps`), `planner`

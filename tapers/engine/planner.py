@@ -193,13 +193,21 @@ class _Planner:
         ctx = self.ctx
         then = self.then(day)
         allowed = ctx.liquid_allowed(self.current)
+        now_low, now_high = ctx.dze(self.current)
         # As for cuts: the liquid where the tablets make no switch within the rules.
         for liquid in (True,) if allowed else (False, True) if fallback else (False,):
             for left_units in reversed(forms.below(_units_of(remaining, drug), liquid=liquid or drug in ctx.on_liquid)):
                 left = _mg_of_units(left_units)
                 switched = diazepam_equivalent(drug, original - left, table=ctx.policy.table).low_mg
                 floored = switched.quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
-                wanted = _units_of(diazepam_before + floored, DIAZEPAM)
+                owed = _units_of(diazepam_before + floored, DIAZEPAM)
+                # Earlier stages may have rounded the diazepam down (tablets), so what is owed for
+                # all switched since the start can be more than this stage may add: it would raise
+                # the lower end. Never more than keeps both ends at or under the current step's.
+                without = ctx.dze(_with(_with(self.current, time, drug, left), time, DIAZEPAM, Decimal(0)))
+                # In diazepam mg (1 DZE per mg); never negative, as `left` is under the current dose.
+                room = min(now_low - without[0], now_high - without[1])
+                wanted = min(owed, math.floor(room * _UNITS_PER_MG))
                 new_diazepam = _mg_of_units(diazepam.floor(wanted, liquid=liquid or DIAZEPAM in ctx.on_liquid))
                 doses = _with(_with(self.current, time, drug, left), time, DIAZEPAM, new_diazepam)
                 if ctx.breach(doses, self.current, then) is None:

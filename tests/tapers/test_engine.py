@@ -212,12 +212,6 @@ def plan_of(case: tuple[Regimen, TaperPolicy]) -> TaperPlan | None:
         if pct == 25 or error.code != "no_step_within_ceiling":
             raise  # at 25 % every dose in CATALOGUE reaches the target
         refusal = error
-    if "cannot be switched to diazepam within the" in refusal.message:
-        # Not a legitimate refusal but a known engine bug, recorded by
-        # test_a_switch_rounded_down_to_tablets_can_finish_with_the_liquid (strict xfail): drop
-        # this once that test passes.
-        assert f"cannot be switched to diazepam within the {pct} % ceiling" in refusal.message
-        return None
     assert f"is over the {pct} % in 2 weeks ceiling" in refusal.message
     assert "add a smaller or scored strength or an oral liquid with a finer step" in refusal.message
     refused_at = D(str(refusal.extra["dze_mg"]).split()[0].split("-")[0])  # "0.3-0.6 mg": the lower end
@@ -597,21 +591,30 @@ def test_a_lower_ceiling_refuses_a_cut_the_25_percent_ceiling_allows_and_says_wh
         )
 
 
-@pytest.mark.xfail(strict=True, raises=TaperError, reason="engine bug: a switch rounded down to tablets owes diazepam")
 def test_a_switch_rounded_down_to_tablets_can_finish_with_the_liquid():
     # Found by the properties once the ceiling and the liquid threshold vary. Lormetazepam 0.5 mg
     # (diazepam 2.5-5 mg), 20 % ceiling, the liquid only as a fallback. Stage 1 switches 0.2 mg
     # for diazepam 1 mg; stages 2-4, on tablets, floor the diazepam owed for 0.28, 0.34 and 0.39
-    # mg switched to the same 1 mg, so each is a plain cut of lormetazepam (to 0.11 mg). When only
-    # the liquid can go on, the planner adds back all the diazepam owed since the start: that
-    # raises the lower end, so it refuses ("no_step_within_ceiling") and asks for a diazepam
-    # liquid that is already in the strengths. A step within the rules exists: lormetazepam 0.08
-    # mg with diazepam 1.1 mg (1.5-1.9 mg from 1.55-2.1 mg; validate_steps accepts it).
+    # mg switched to the same 1 mg, so each is a plain cut of lormetazepam (to 0.11 mg). The
+    # planner used to add back, at the next stage, all the diazepam owed since the start (on the
+    # liquid, nothing floored it away): that raised the lower end, so it refused
+    # ("no_step_within_ceiling") and asked for a diazepam liquid already in the strengths. A
+    # stage now adds no more diazepam than keeps both ends at or under the step before it.
     policy = TaperPolicy(
         max_reduction_2_weeks_percent=D(20), switch_to_diazepam=True, use_liquid_below_mg_diazepam=None
     )
-    plan = plan_taper(only("lormetazepam", "0.5", "morning"), strengths=STRENGTHS, start=START, policy=policy)
+    regimen = only("lormetazepam", "0.5", "morning")
+    plan = plan_taper(regimen, strengths=STRENGTHS, start=START, policy=policy)
     assert plan.steps[-1].doses == ()
+    assert [s.totals_mg for s in plan.steps[:4]] == [
+        (("diazepam", D(1)), ("lormetazepam", D(mg))) for mg in ("0.3", "0.22", "0.16", "0.11")
+    ]
+    # The switch finishes: the lormetazepam all goes before the diazepam is cut.
+    switched = next(s for s in plan.steps if s.rule != "substitution")
+    assert plan.steps[switched.number - 2].totals_mg == (("diazepam", D(1)),)
+    # Every step keeps the rules, as the validator measures them (it raises on the first that does not).
+    drafts = [StepDraft(s.starts_on, s.regimen) for s in plan.steps]
+    assert len(validate_steps(regimen, drafts, strengths=STRENGTHS, policy=policy)) == len(plan.steps)
 
 
 def test_it_refuses_a_dose_the_strengths_cannot_make():
