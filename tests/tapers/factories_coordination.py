@@ -6,7 +6,9 @@ import factory
 
 from patients.consents import RIGHT_TO_REVOKE
 from patients.models import Consent, EpisodeOfCare, Patient
-from tapers.models import Prescriber
+from tapers.models import Communication, Prescriber
+from tapers.services import coordination
+from tests.tapers.factories import PrescriberFactory
 
 
 class EpisodeFactory(factory.django.DjangoModelFactory[EpisodeOfCare]):
@@ -16,12 +18,9 @@ class EpisodeFactory(factory.django.DjangoModelFactory[EpisodeOfCare]):
     admitted_on = date(2026, 11, 19)
 
 
-class OutsidePrescriberFactory(factory.django.DjangoModelFactory[Prescriber]):
-    class Meta:
-        model = Prescriber
+class OutsidePrescriberFactory(PrescriberFactory):
+    """A prescriber outside the clinic we can write to."""
 
-    name = factory.Sequence(lambda n: f"Dr Outside {n}")
-    credentials = "MD"
     practice = factory.Sequence(lambda n: f"Riverside Practice {n}")
     secure_email = factory.Sequence(lambda n: f"outside{n}@direct.example.org")
     fax = "+16175550199"
@@ -52,4 +51,20 @@ def consent_for(
         signature_method="electronic",
         right_to_revoke_statement=RIGHT_TO_REVOKE,
         recorded_by=by,
+    )
+
+
+def fax_letter(
+    patient: Patient, prescriber: Prescriber, *, by, subject: str = "Taper step", body: str = "9 mg a day"
+) -> Communication:
+    """A draft fax about the patient's medications, for care coordination, through the service."""
+    return coordination.communication_draft(
+        patient=patient,
+        prescriber=prescriber,
+        channel="fax",
+        subject=subject,
+        body=body,
+        information=["medications"],
+        purpose="care_coordination",
+        by=by,
     )

@@ -1,4 +1,4 @@
-"""Factories and fixtures for taper plans and withdrawal checks (imported by the test modules)."""
+"""Factories for taper plans and withdrawal checks; their fixtures are in conftest.py."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import pytest
-import time_machine
-
 from clinic.roles import Role
 from tapers.models import Medication, MedicationStrength, Prescriber, TaperPlan, TaperPlanVersion
 from tapers.services import plans as plan_services
 from tests.clinic.factories import UserFactory
-from tests.patients.factories import PatientFactory, put_on_care_team
 
 # Monday 23 November 2026, 10:00 in New York: every test of plans runs at this moment.
 NOW = "2026-11-23 15:00:00+00:00"
@@ -52,39 +48,6 @@ def make_prescriber(*, linked: bool = True, **kwargs: Any) -> Any:
     if linked:
         Prescriber.objects.create(staff=user, name=f"Dr {user.last_name}", credentials="MD", npi="")
     return user
-
-
-@pytest.fixture
-def clock(settings):
-    # Staff are made with passwords; the production hasher's cost is not what these tests are about.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def catalogue(db):
-    stock_all()
-
-
-@pytest.fixture
-def prescriber(db):
-    return make_prescriber()
-
-
-@pytest.fixture
-def nurse(make_user):
-    return make_user(Role.NURSE)
-
-
-@pytest.fixture
-def team_patient(db, prescriber, nurse, clinician):
-    """A patient whose care team is the prescriber, the nurse and the clinician fixtures."""
-    patient = PatientFactory.create()
-    put_on_care_team(patient, prescriber, "prescriber_of_record")
-    put_on_care_team(patient, nurse, "nurse")
-    put_on_care_team(patient, clinician, "primary_clinician")
-    return patient
 
 
 def draft(patient: Any, by: Any, **kwargs: Any) -> TaperPlan:

@@ -1,9 +1,6 @@
 """Withdrawal checks: scoring, the hold rule, the care team's alert, and the patient's
 single-use check links."""
 
-# Fixtures come from factories_plans (the tapers tests have no conftest of their own): pytest
-# finds them by name in this module, where ruff sees a parameter shadowing an import.
-# ruff: noqa: F811
 from __future__ import annotations
 
 from datetime import date
@@ -19,15 +16,7 @@ from tapers import ciwa
 from tapers.models import CheckLink, PlanHold, PlanStatus, StepStatus, WithdrawalCheck
 from tapers.services import checks as check_services
 from tapers.tasks import plans as tasks
-from tests.tapers.factories_plans import (  # noqa: F401
-    active,
-    approved,
-    catalogue,
-    clock,
-    nurse,
-    prescriber,
-    team_patient,
-)
+from tests.tapers.factories_plans import active, approved
 
 pytestmark = pytest.mark.usefixtures("clock", "catalogue")
 

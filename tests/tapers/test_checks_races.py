@@ -1,8 +1,5 @@
 """Single use and one plan in force, on real concurrent connections: the database decides."""
 
-# Fixtures come from factories_plans (the tapers tests have no conftest of their own): pytest
-# finds them by name in this module, where ruff sees a parameter shadowing an import.
-# ruff: noqa: F811
 from __future__ import annotations
 
 import pytest
@@ -11,15 +8,7 @@ from tapers import ciwa
 from tapers.models import PlanStatus, TaperPlan, WithdrawalCheck
 from tapers.services import checks as check_services
 from tapers.services import plans as services
-from tests.tapers.factories_plans import (  # noqa: F401
-    active,
-    catalogue,
-    clock,
-    draft,
-    nurse,
-    prescriber,
-    team_patient,
-)
+from tests.tapers.factories_plans import active, draft
 from tests.utils import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clock", "catalogue")]

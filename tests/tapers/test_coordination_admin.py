@@ -2,21 +2,14 @@
 only; admissions and billing see none of it; every page shown is audited."""
 
 import pytest
-import time_machine
 
 from clinic.models import AuditAction, AuditEvent
 from clinic.roles import Role
 from tapers.services import coordination
 from tests.patients.factories import PatientFactory, put_on_care_team
-from tests.tapers.factories_coordination import EpisodeFactory, OutsidePrescriberFactory
+from tests.tapers.factories_coordination import EpisodeFactory, OutsidePrescriberFactory, fax_letter
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _today():
-    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 
 @pytest.fixture
@@ -28,16 +21,7 @@ def records(make_user):
     change = coordination.prescriber_of_record_set(
         episode=EpisodeFactory.create(patient=patient), prescriber=outside, by=prescriber
     )
-    letter = coordination.communication_draft(
-        patient=patient,
-        prescriber=outside,
-        channel="fax",
-        subject="Taper step",
-        body="9 mg a day",
-        information=["medications"],
-        purpose="care_coordination",
-        by=prescriber,
-    )
+    letter = fax_letter(patient, outside, by=prescriber)
     return prescriber, patient, change.record, letter
 
 

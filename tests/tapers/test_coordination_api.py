@@ -22,16 +22,14 @@ from tapers.models import Communication, PrescriberOfRecord
 from tapers.services import coordination
 from tapers.tasks.coordination import send_communication
 from tests.patients.factories import PatientFactory, put_on_care_team
-from tests.tapers.factories_coordination import EpisodeFactory, OutsidePrescriberFactory, consent_for
+from tests.tapers.factories_coordination import EpisodeFactory, OutsidePrescriberFactory, consent_for, fax_letter
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 
 @pytest.fixture(autouse=True)
-def _today(settings):
+def _locmem_email(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
-        yield
 
 
 @pytest.fixture
@@ -532,16 +530,7 @@ def test_the_front_office_is_refused_every_endpoint(
     make_user, client_for, prescriber_user, patient, episode, outside, role
 ):
     consent_for(patient, "Lee Park", by=prescriber_user)
-    letter = coordination.communication_draft(
-        patient=patient,
-        prescriber=outside,
-        channel="fax",
-        subject="s",
-        body="b",
-        information=["medications"],
-        purpose="care_coordination",
-        by=prescriber_user,
-    )
+    letter = fax_letter(patient, outside, by=prescriber_user)
     coordination.communication_send(communication=letter, by=prescriber_user)
     client = client_for(make_user(role))
     base = f"/api/v1/communications/{letter.public_id}"
@@ -569,16 +558,7 @@ def test_off_the_care_team_a_clinician_sees_nothing_without_breaking_the_glass(
     make_user, client_for, prescriber_user, patient, outside
 ):
     consent_for(patient, "Lee Park", by=prescriber_user)
-    letter = coordination.communication_draft(
-        patient=patient,
-        prescriber=outside,
-        channel="fax",
-        subject="s",
-        body="b",
-        information=["medications"],
-        purpose="care_coordination",
-        by=prescriber_user,
-    )
+    letter = fax_letter(patient, outside, by=prescriber_user)
     coordination.communication_send(communication=letter, by=prescriber_user)
     stranger = make_user(Role.CLINICIAN)
     client = client_for(stranger)
@@ -615,16 +595,7 @@ def test_the_communication_list_costs_the_same_queries_at_any_length(
 
     def add(n: int) -> None:
         for _ in range(n):
-            letter = coordination.communication_draft(
-                patient=patient,
-                prescriber=OutsidePrescriberFactory.create(name="Lee Park"),
-                channel="fax",
-                subject="s",
-                body="b",
-                information=["medications"],
-                purpose="care_coordination",
-                by=prescriber_user,
-            )
+            letter = fax_letter(patient, OutsidePrescriberFactory.create(name="Lee Park"), by=prescriber_user)
             coordination.communication_send(communication=letter, by=prescriber_user)
 
     add(1)

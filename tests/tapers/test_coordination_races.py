@@ -5,31 +5,21 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-import time_machine
 
 from clinic.roles import Role
 from patients.models import Consent, Disclosure
 from patients.services.consents import consent_revoke
 from tapers.models import Communication, PrescriberOfRecord, Prescription
 from tapers.services import coordination
-from tests.patients.factories import PatientFactory, put_on_care_team
-from tests.tapers.factories_coordination import EpisodeFactory, OutsidePrescriberFactory, consent_for
+from tests.tapers.factories_coordination import EpisodeFactory, OutsidePrescriberFactory, consent_for, fax_letter
 from tests.utils import race
 
-
-@pytest.fixture(autouse=True)
-def _today():
-    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
-        yield
+pytestmark = pytest.mark.usefixtures("today")
 
 
 @pytest.fixture
-def team(make_user):
-    prescriber = make_user(Role.PRESCRIBER)
-    desk = make_user(Role.ADMISSIONS)
-    patient = PatientFactory.create()
-    put_on_care_team(patient, prescriber)
-    return prescriber, desk, patient
+def team(make_user, doctor, patient):
+    return doctor, make_user(Role.ADMISSIONS), patient
 
 
 @pytest.mark.django_db(transaction=True)
@@ -54,16 +44,7 @@ def test_a_revocation_racing_a_release_never_leaves_a_disclosure_after_it(team, 
     prescriber, desk, patient = team
     outside = OutsidePrescriberFactory.create(name="Lee Park")
     consent = consent_for(patient, "Lee Park", by=prescriber)
-    letter = coordination.communication_draft(
-        patient=patient,
-        prescriber=outside,
-        channel="fax",
-        subject="Taper step",
-        body="9 mg a day",
-        information=["medications"],
-        purpose="care_coordination",
-        by=prescriber,
-    )
+    letter = fax_letter(patient, outside, by=prescriber)
     outcomes = race(
         lambda: coordination.communication_send(communication=letter, by=prescriber),
         lambda: consent_revoke(consent=consent, by=desk),

@@ -1,7 +1,6 @@
 """The ledger's read-only admin: clinical roles on the care team only, audited."""
 
 import pytest
-import time_machine
 from django.test import Client
 
 from clinic.models import AuditAction, AuditEvent
@@ -9,15 +8,9 @@ from clinic.roles import Role
 from tests.patients.factories import PatientFactory, put_on_care_team
 from tests.tapers.factories_ledger import days_ago, record
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 PAGES = ["prescription", "pdmpimport", "pdmpcheck", "riskflag"]
-
-
-@pytest.fixture(autouse=True)
-def _today():
-    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
-        yield
 
 
 def browser(user) -> Client:

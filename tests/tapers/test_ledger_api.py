@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,27 +15,9 @@ from tests.patients.factories import PatientFactory, put_on_care_team
 from tests.tapers.factories import PharmacyFactory, PrescriberFactory
 from tests.tapers.factories_ledger import days_ago, record
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 VALID_NPI = "1234567893"
-
-
-@pytest.fixture(autouse=True)
-def _today():
-    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
-        yield
-
-
-@pytest.fixture
-def prescriber_user(make_user):
-    return make_user(Role.PRESCRIBER)
-
-
-@pytest.fixture
-def team_patient(prescriber_user):
-    patient = PatientFactory.create()
-    put_on_care_team(patient, prescriber_user)
-    return patient
 
 
 def rx_body(patient, prescriber, **overrides):
@@ -118,8 +99,8 @@ def test_the_catalogue_list_costs_the_same_queries_at_any_size(make_user, client
 # --- prescribers ------------------------------------------------------------------------------
 
 
-def test_clinical_staff_add_and_correct_an_outside_prescriber(client_for, prescriber_user):
-    client = client_for(prescriber_user)
+def test_clinical_staff_add_and_correct_an_outside_prescriber(client_for, doctor):
+    client = client_for(doctor)
     created = client.post(
         "/api/v1/prescribers/",
         {"name": "Dr Ann Lee", "credentials": "MD", "npi": VALID_NPI, "fax": "+16175550100", "state": "ma"},
@@ -133,18 +114,16 @@ def test_clinical_staff_add_and_correct_an_outside_prescriber(client_for, prescr
 
 
 @pytest.mark.parametrize(("npi", "message"), [("123456789", "exactly 10 digits"), ("1234567890", "check digit")])
-def test_a_bad_npi_is_a_400_that_says_what_is_wrong(client_for, prescriber_user, npi, message):
-    response = client_for(prescriber_user).post("/api/v1/prescribers/", {"name": "Dr X", "npi": npi}, format="json")
+def test_a_bad_npi_is_a_400_that_says_what_is_wrong(client_for, doctor, npi, message):
+    response = client_for(doctor).post("/api/v1/prescribers/", {"name": "Dr X", "npi": npi}, format="json")
     assert response.status_code == 400
     assert message in response.json()["extra"]["fields"]["npi"][0]
     assert not Prescriber.objects.filter(name="Dr X").exists()
 
 
-def test_a_second_prescriber_with_the_same_npi_is_a_409_naming_the_first(client_for, prescriber_user):
+def test_a_second_prescriber_with_the_same_npi_is_a_409_naming_the_first(client_for, doctor):
     first = PrescriberFactory.create(npi=VALID_NPI)
-    response = client_for(prescriber_user).post(
-        "/api/v1/prescribers/", {"name": "Dr Y", "npi": VALID_NPI}, format="json"
-    )
+    response = client_for(doctor).post("/api/v1/prescribers/", {"name": "Dr Y", "npi": VALID_NPI}, format="json")
     assert response.status_code == 409
     assert response.json()["extra"]["prescriber"] == str(first.public_id)
 
@@ -163,23 +142,21 @@ def test_the_prescriber_endpoints_need_a_login(api_client):
 # --- prescriptions ------------------------------------------------------------------------------
 
 
-def test_it_records_a_prescription_matching_the_brand_and_deriving_the_daily_dose(
-    client_for, prescriber_user, team_patient
-):
+def test_it_records_a_prescription_matching_the_brand_and_deriving_the_daily_dose(client_for, doctor, patient):
     outside = PrescriberFactory.create()
-    response = client_for(prescriber_user).post("/api/v1/prescriptions/", rx_body(team_patient, outside), format="json")
+    response = client_for(doctor).post("/api/v1/prescriptions/", rx_body(patient, outside), format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["generic_name"], body["drug_class"], body["drug_name"]) == ("alprazolam", "benzodiazepine", "Xanax")
     assert (body["strength_mg"], body["daily_dose_mg"], body["daily_dose_derived"]) == ("0.500", "1.500", True)
     assert AuditEvent.objects.filter(
-        action=AuditAction.CREATE, object_id=body["id"], patient_id=team_patient.public_id
+        action=AuditAction.CREATE, object_id=body["id"], patient_id=patient.public_id
     ).exists()
 
 
-def test_a_benzodiazepine_without_a_dose_or_strength_is_a_400(client_for, prescriber_user, team_patient):
-    body = rx_body(team_patient, PrescriberFactory.create(), strength="")
-    response = client_for(prescriber_user).post("/api/v1/prescriptions/", body, format="json")
+def test_a_benzodiazepine_without_a_dose_or_strength_is_a_400(client_for, doctor, patient):
+    body = rx_body(patient, PrescriberFactory.create(), strength="")
+    response = client_for(doctor).post("/api/v1/prescriptions/", body, format="json")
     assert response.status_code == 400
     assert "daily_dose_mg" in response.json()["extra"]["fields"]
     assert not Prescription.objects.exists()
@@ -197,21 +174,19 @@ def test_a_benzodiazepine_without_a_dose_or_strength_is_a_400(client_for, prescr
         ({"prescriber": "00000000-0000-0000-0000-000000000000"}, "prescriber"),
     ],
 )
-def test_bad_prescription_input_is_a_400_naming_the_field(client_for, prescriber_user, team_patient, overrides, field):
-    body = {**rx_body(team_patient, PrescriberFactory.create()), **overrides}
-    response = client_for(prescriber_user).post("/api/v1/prescriptions/", body, format="json")
+def test_bad_prescription_input_is_a_400_naming_the_field(client_for, doctor, patient, overrides, field):
+    body = {**rx_body(patient, PrescriberFactory.create()), **overrides}
+    response = client_for(doctor).post("/api/v1/prescriptions/", body, format="json")
     assert response.status_code == 400
     assert field in response.json()["extra"]["fields"]
     assert not Prescription.objects.exists()
 
 
-def test_a_correction_keeps_the_history_and_marking_entered_in_error_keeps_the_row(
-    client_for, prescriber_user, team_patient
-):
-    client = client_for(prescriber_user)
-    rx_id = client.post(
-        "/api/v1/prescriptions/", rx_body(team_patient, PrescriberFactory.create()), format="json"
-    ).json()["id"]
+def test_a_correction_keeps_the_history_and_marking_entered_in_error_keeps_the_row(client_for, doctor, patient):
+    client = client_for(doctor)
+    rx_id = client.post("/api/v1/prescriptions/", rx_body(patient, PrescriberFactory.create()), format="json").json()[
+        "id"
+    ]
     patched = client.patch(f"/api/v1/prescriptions/{rx_id}/", {"quantity": "60"}, format="json")
     assert patched.status_code == 200
     assert patched.json()["daily_dose_mg"] == "1.000"  # derived again from the new quantity
@@ -228,60 +203,56 @@ def test_a_correction_keeps_the_history_and_marking_entered_in_error_keeps_the_r
     again = client.post(f"/api/v1/prescriptions/{rx_id}/entered-in-error/", {"reason": "x"}, format="json")
     assert again.status_code == 409
     assert client.delete(f"/api/v1/prescriptions/{rx_id}/").status_code == 405
-    live = client.get(f"/api/v1/prescriptions/?patient={team_patient.public_id}&entered_in_error=false").json()
+    live = client.get(f"/api/v1/prescriptions/?patient={patient.public_id}&entered_in_error=false").json()
     assert live["results"] == []
 
 
-def test_a_patients_ledger_is_listed_and_every_row_read_is_audited(client_for, prescriber_user, team_patient):
+def test_a_patients_ledger_is_listed_and_every_row_read_is_audited(client_for, doctor, patient):
     for n in range(3):
-        record(team_patient, prescriber_user, written=days_ago(40 + n), drug="lorazepam")
+        record(patient, doctor, written=days_ago(40 + n), drug="lorazepam")
     other = PatientFactory.create()
-    put_on_care_team(other, prescriber_user)
-    record(other, prescriber_user)
-    client = client_for(prescriber_user)
-    rows = client.get(f"/api/v1/prescriptions/?patient={team_patient.public_id}").json()["results"]
+    put_on_care_team(other, doctor)
+    record(other, doctor)
+    client = client_for(doctor)
+    rows = client.get(f"/api/v1/prescriptions/?patient={patient.public_id}").json()["results"]
     assert len(rows) == 3
-    assert AuditEvent.objects.filter(action=AuditAction.LIST, patient_id=team_patient.public_id).count() == 3
+    assert AuditEvent.objects.filter(action=AuditAction.LIST, patient_id=patient.public_id).count() == 3
 
 
-def test_the_ledger_list_costs_the_same_queries_at_any_size(client_for, prescriber_user, team_patient):
-    client = client_for(prescriber_user)
-    record(team_patient, prescriber_user)
+def test_the_ledger_list_costs_the_same_queries_at_any_size(client_for, doctor, patient):
+    client = client_for(doctor)
+    record(patient, doctor)
     with CaptureQueriesContext(connection) as one:
         client.get("/api/v1/prescriptions/")
     for n in range(4):
-        record(team_patient, prescriber_user, written=days_ago(100 + n), pharmacy=PharmacyFactory.create())
+        record(patient, doctor, written=days_ago(100 + n), pharmacy=PharmacyFactory.create())
     with CaptureQueriesContext(connection) as five:
         assert len(client.get("/api/v1/prescriptions/").json()["results"]) == 5
     assert len(one) == len(five)
 
 
 @pytest.mark.parametrize("role", [Role.ADMISSIONS, Role.BILLING])
-def test_the_front_office_gets_403_on_every_ledger_endpoint(make_user, client_for, prescriber_user, team_patient, role):
-    rx = record(team_patient, prescriber_user)
-    put_on_care_team(team_patient, desk := make_user(role))
+def test_the_front_office_gets_403_on_every_ledger_endpoint(make_user, client_for, doctor, patient, role):
+    rx = record(patient, doctor)
+    put_on_care_team(patient, desk := make_user(role))
     client = client_for(desk)
     for url in ("/api/v1/prescriptions/", "/api/v1/pdmp-imports/", "/api/v1/pdmp-checks/", "/api/v1/risk-flags/"):
         assert client.get(url).status_code == 403, url
     assert client.get(f"/api/v1/prescriptions/{rx.public_id}/").status_code == 403
-    body = rx_body(team_patient, rx.prescriber)
+    body = rx_body(patient, rx.prescriber)
     assert client.post("/api/v1/prescriptions/", body, format="json").status_code == 403
-    assert (
-        client.post("/api/v1/pdmp-checks/", {"patient": str(team_patient.public_id)}, format="json").status_code == 403
-    )
+    assert client.post("/api/v1/pdmp-checks/", {"patient": str(patient.public_id)}, format="json").status_code == 403
 
 
-def test_a_clinician_off_the_team_sees_nothing_until_they_break_the_glass(
-    make_user, client_for, prescriber_user, team_patient
-):
-    rx = record(team_patient, prescriber_user)
+def test_a_clinician_off_the_team_sees_nothing_until_they_break_the_glass(make_user, client_for, doctor, patient):
+    rx = record(patient, doctor)
     outsider = make_user(Role.CLINICIAN)
     client = client_for(outsider)
     assert client.get("/api/v1/prescriptions/").json()["results"] == []
     assert client.get(f"/api/v1/prescriptions/{rx.public_id}/").status_code == 404
-    assert client.post("/api/v1/prescriptions/", rx_body(team_patient, rx.prescriber), format="json").status_code == 404
+    assert client.post("/api/v1/prescriptions/", rx_body(patient, rx.prescriber), format="json").status_code == 404
     assert client.patch(f"/api/v1/prescriptions/{rx.public_id}/", {"quantity": "1"}, format="json").status_code == 404
-    granted = client.post(f"/api/v1/patients/{team_patient.public_id}/break-glass/", {"reason": "covering tonight"})
+    granted = client.post(f"/api/v1/patients/{patient.public_id}/break-glass/", {"reason": "covering tonight"})
     assert granted.status_code == 201
     assert BreakGlassGrant.objects.filter(user=outsider).exists()
     assert client.get(f"/api/v1/prescriptions/{rx.public_id}/").status_code == 200

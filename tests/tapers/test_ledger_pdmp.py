@@ -24,33 +24,15 @@ from tapers.models import (
 from tapers.pdmp import REQUIRED_COLUMNS
 from tapers.services.ledger import pdmp_check_record, pdmp_recheck_reminders_send
 from tapers.tasks.ledger import pdmp_recheck_remind
-from tests.patients.factories import PatientFactory, put_on_care_team
+from tests.patients.factories import put_on_care_team
 from tests.tapers.factories import PrescriberFactory
 from tests.tapers.factories_coordination import EpisodeFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 HEADER = ",".join(REQUIRED_COLUMNS)
 NPI_A, NPI_B = "1234567893", "1245319599"
 PHARMACY_NPI = "1679576722"
-
-
-@pytest.fixture(autouse=True)
-def _today():
-    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
-        yield
-
-
-@pytest.fixture
-def doctor(make_user):
-    return make_user(Role.PRESCRIBER)
-
-
-@pytest.fixture
-def patient(doctor):
-    patient = PatientFactory.create()
-    put_on_care_team(patient, doctor)
-    return patient
 
 
 def row(

@@ -4,19 +4,16 @@ no dispensing is imported twice and no flag is inserted twice."""
 from decimal import Decimal
 
 import pytest
-import time_machine
 
-from clinic.roles import Role
 from tapers.models import Medication, MedicationStrength, PdmpImport, Prescription, RiskFlag
 from tapers.pdmp import REQUIRED_COLUMNS
 from tapers.services import ledger
 from tapers.services.ledger_catalogue import seed_catalogue
-from tests.patients.factories import PatientFactory, put_on_care_team
 from tests.tapers.factories import PrescriberFactory
 from tests.tapers.factories_ledger import days_ago, medication
 from tests.utils import race
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("today")]
 
 FILE = "\n".join(
     [
@@ -27,19 +24,10 @@ FILE = "\n".join(
 ).encode()
 
 
-@pytest.fixture(autouse=True)
-def _today():
-    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
-        yield
-
-
 @pytest.fixture
-def team(make_user):
+def team(doctor, patient):
     # A transactional test's database was flushed: the migration's catalogue is put back.
     seed_catalogue(Medication, MedicationStrength)
-    doctor = make_user(Role.PRESCRIBER)
-    patient = PatientFactory.create()
-    put_on_care_team(patient, doctor)
     return doctor, patient
 
 

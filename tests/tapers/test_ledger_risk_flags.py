@@ -12,29 +12,11 @@ from tapers.models import RiskFlag
 from tapers.models.ledger import check_ledger_risk_settings
 from tapers.services.ledger import prescription_mark_entered_in_error, prescription_update, risk_flags_evaluate
 from tapers.tasks.ledger import risk_flags_refresh_all
-from tests.patients.factories import PatientFactory, put_on_care_team
+from tests.patients.factories import put_on_care_team
 from tests.tapers.factories import PharmacyFactory, PrescriberFactory
 from tests.tapers.factories_ledger import days_ago, record
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _today():
-    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
-        yield
-
-
-@pytest.fixture
-def doctor(make_user):
-    return make_user(Role.PRESCRIBER)
-
-
-@pytest.fixture
-def patient(doctor):
-    patient = PatientFactory.create()
-    put_on_care_team(patient, doctor)
-    return patient
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 
 def open_codes(patient) -> list[str]:

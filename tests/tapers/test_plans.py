@@ -1,9 +1,6 @@
 """Taper plans through their services: drafting from the catalogue, versions and their digest,
 approval, immutability in the database, activation, the step advance, hold and resume."""
 
-# Fixtures come from factories_plans (the tapers tests have no conftest of their own): pytest
-# finds them by name in this module, where ruff sees a parameter shadowing an import.
-# ruff: noqa: F811
 from __future__ import annotations
 
 import hashlib
@@ -18,20 +15,15 @@ from clinic.errors import ApplicationError, Conflict, Forbidden
 from clinic.roles import Role
 from tapers.models import PlanHold, PlanStatus, StepStatus, TaperPlanVersion, TaperStep
 from tapers.services import plans as services
-from tests.tapers.factories_plans import (  # noqa: F401
+from tests.tapers.factories_plans import (
     ALPRAZOLAM_6_MG,
     TODAY,
     active,
     approved,
-    catalogue,
-    clock,
     draft,
     in_force,
     make_prescriber,
-    nurse,
-    prescriber,
     stock,
-    team_patient,
 )
 
 pytestmark = pytest.mark.usefixtures("clock", "catalogue")

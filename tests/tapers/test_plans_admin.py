@@ -1,8 +1,5 @@
 """The read-only admin of plans, versions, steps and checks: the care team only, audited."""
 
-# Fixtures come from factories_plans (the tapers tests have no conftest of their own): pytest
-# finds them by name in this module, where ruff sees a parameter shadowing an import.
-# ruff: noqa: F811
 from __future__ import annotations
 
 import pytest
@@ -12,15 +9,7 @@ from clinic.models import AuditAction, AuditEvent
 from clinic.roles import Role
 from tapers.models import WithdrawalCheck
 from tapers.services import checks as check_services
-from tests.tapers.factories_plans import (  # noqa: F401
-    active,
-    catalogue,
-    clock,
-    in_force,
-    nurse,
-    prescriber,
-    team_patient,
-)
+from tests.tapers.factories_plans import active, in_force
 
 pytestmark = pytest.mark.usefixtures("clock", "catalogue")
 

@@ -1,9 +1,6 @@
 """The taper plan API: drafting, preview, versions, steps, approval, hold and resume, and who
 may do what (care team, prescribers only for approval, never admissions or billing)."""
 
-# Fixtures come from factories_plans (the tapers tests have no conftest of their own): pytest
-# finds them by name in this module, where ruff sees a parameter shadowing an import.
-# ruff: noqa: F811
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,20 +14,15 @@ from clinic.roles import Role
 from patients.services import break_glass_grant
 from tapers.models import TaperPlan
 from tests.patients.factories import PatientFactory, put_on_care_team
-from tests.tapers.factories_plans import (  # noqa: F401
+from tests.tapers.factories_plans import (
     ALPRAZOLAM_6_MG,
     DIAZEPAM_20_MG,
     TODAY,
     active,
     approved,
-    catalogue,
-    clock,
     draft,
     in_force,
     make_prescriber,
-    nurse,
-    prescriber,
-    team_patient,
 )
 
 pytestmark = pytest.mark.usefixtures("clock", "catalogue")
