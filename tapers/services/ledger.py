@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -45,6 +45,8 @@ from tapers.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+_Party = TypeVar("_Party", Prescriber, Pharmacy)
 
 # Who keeps the ledger and the prescriber list (DESIGN.md roles: never admissions or billing).
 LEDGER_ROLES = CLINICAL_ROLES
@@ -272,6 +274,20 @@ def prescription_mark_entered_in_error(
 # --- PDMP imports ---------------------------------------------------------------------------
 
 
+def _party(model: type[_Party], found: dict[str, _Party], name: str, npi: str) -> _Party:
+    key = npi or f"name:{name.lower()}"
+    if key not in found:
+        if npi:
+            found[key], _ = model.objects.get_or_create(npi=npi, defaults={"name": name})
+        else:
+            # Without an NPI the same name is the same prescriber (or pharmacy); a new row per line
+            # would inflate the multiple-provider count.
+            found[key] = model.objects.filter(npi="", name__iexact=name).order_by("id").first() or (
+                model.objects.create(name=name)
+            )
+    return found[key]
+
+
 @dataclass
 class _Parties:
     """Prescribers and pharmacies of one import: by NPI, else by name, else created."""
@@ -280,30 +296,10 @@ class _Parties:
     pharmacies: dict[str, Pharmacy] = field(default_factory=dict)
 
     def prescriber(self, name: str, npi: str) -> Prescriber:
-        key = npi or f"name:{name.lower()}"
-        if key not in self.prescribers:
-            if npi:
-                found, _ = Prescriber.objects.get_or_create(npi=npi, defaults={"name": name})
-            else:
-                # Without an NPI the same name is the same prescriber; a new row per line would
-                # inflate the multiple-provider count.
-                found = Prescriber.objects.filter(npi="", name__iexact=name).order_by("id").first() or (
-                    Prescriber.objects.create(name=name)
-                )
-            self.prescribers[key] = found
-        return self.prescribers[key]
+        return _party(Prescriber, self.prescribers, name, npi)
 
     def pharmacy(self, name: str, npi: str) -> Pharmacy:
-        key = npi or f"name:{name.lower()}"
-        if key not in self.pharmacies:
-            if npi:
-                found, _ = Pharmacy.objects.get_or_create(npi=npi, defaults={"name": name})
-            else:
-                found = Pharmacy.objects.filter(npi="", name__iexact=name).order_by("id").first() or (
-                    Pharmacy.objects.create(name=name)
-                )
-            self.pharmacies[key] = found
-        return self.pharmacies[key]
+        return _party(Pharmacy, self.pharmacies, name, npi)
 
 
 def _problems_error(problems: list[pdmp.Problem], message: str) -> ApplicationError:
