@@ -616,6 +616,8 @@ def risk_flags_evaluate(*, patient: Patient, as_of: date | None = None) -> list[
     raised = risk.ledger_flags([_rule_input(rx) for rx in ledger], as_of=as_of, thresholds=ledger_thresholds())
     existing = {flag.fingerprint: flag for flag in RiskFlag.objects.filter(patient=patient)}
     open_flags: list[RiskFlag] = []
+    links: list[Any] = []  # the new flags' prescriptions, inserted together
+    unchanged: list[int] = []
     for found in raised:
         key = fingerprint(found.code.value, found.prescription_ids)
         values = {
@@ -630,7 +632,10 @@ def risk_flags_evaluate(*, patient: Patient, as_of: date | None = None) -> list[
             flag = RiskFlag.objects.create(
                 patient=patient, fingerprint=key, raised_at=now, last_evaluated_at=now, **values
             )
-            flag.prescriptions.set([by_public_id[i] for i in found.prescription_ids])
+            links += [
+                RiskFlag.prescriptions.through(riskflag=flag, prescription=by_public_id[i])
+                for i in found.prescription_ids
+            ]
         elif flag.cleared_at is not None or any(getattr(flag, k) != v for k, v in values.items()):
             for name, value in values.items():
                 setattr(flag, name, value)
@@ -638,9 +643,11 @@ def risk_flags_evaluate(*, patient: Patient, as_of: date | None = None) -> list[
             flag.last_evaluated_at = now
             flag.save()
         else:
-            # Unchanged: no history row for a re-evaluation that found the same.
-            RiskFlag.objects.filter(pk=flag.pk).update(last_evaluated_at=now)
+            unchanged.append(flag.pk)
         open_flags.append(flag)
+    RiskFlag.prescriptions.through.objects.bulk_create(links)
+    # Unchanged: no history row for a re-evaluation that found the same, and one query for all.
+    RiskFlag.objects.filter(pk__in=unchanged).update(last_evaluated_at=now)
     still_raised = {flag.pk for flag in open_flags}
     for flag in existing.values():
         if flag.cleared_at is None and flag.pk not in still_raised:

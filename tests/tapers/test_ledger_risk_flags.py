@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clinic.models import AuditAction, AuditEvent
 from clinic.roles import Role
@@ -134,6 +136,29 @@ def test_re_evaluation_updates_instead_of_duplicating(doctor, patient):
     assert RiskFlag.objects.filter(patient=patient).count() == 1
     assert flag.history.count() == history  # nothing changed: no history row
     assert sorted(flag.prescriptions.values_list("pk", flat=True)) == sorted([a.pk, b.pk])
+
+
+def test_re_evaluation_costs_the_same_queries_however_many_flags_it_raises(doctor, patient):
+    _overlap(doctor, patient)
+    with CaptureQueriesContext(connection) as one_flag:
+        risk_flags_evaluate(patient=patient)
+    record(patient, doctor, drug="diazepam", daily="20", written=days_ago(5))
+    record(patient, doctor, drug="oxycodone", daily="20", written=days_ago(5))
+    assert len(open_codes(patient)) >= 3
+    with CaptureQueriesContext(connection) as more_flags:
+        risk_flags_evaluate(patient=patient)
+    assert len(one_flag) == len(more_flags)
+
+
+def test_new_flags_name_their_prescriptions_and_only_theirs(doctor, patient):
+    a, b = _overlap(doctor, patient)
+    opioid = record(patient, doctor, drug="oxycodone", daily="20", written=days_ago(5))
+    linked = {
+        flag.code: sorted(flag.prescriptions.values_list("pk", flat=True))
+        for flag in RiskFlag.objects.filter(patient=patient)
+    }
+    assert linked["overlapping_benzodiazepine_supply"] == sorted([a.pk, b.pk])
+    assert linked["benzodiazepine_opioid_overlap"] == sorted([a.pk, b.pk, opioid.pk])
 
 
 def test_a_flag_clears_when_its_prescription_is_entered_in_error_and_the_row_stays(doctor, patient):
