@@ -220,11 +220,7 @@ class PrescriptionCreateInputSerializer(serializers.Serializer[Any]):
     source = serializers.ChoiceField(  # type: ignore[assignment]  # a field named "source", not Field.source
         choices=[c for c in PrescriptionSource.choices if c[0] != PrescriptionSource.PDMP_IMPORT]
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs.get("medication") and not attrs.get("drug_name", "").strip():
-            raise serializers.ValidationError({"drug_name": ["Give the catalogue medication or the drug as written."]})
-        return attrs
+    # "A medication or a drug name" is the service's rule (tapers.services.ledger), not repeated here.
 
 
 class PrescriptionUpdateInputSerializer(serializers.Serializer[Any]):

@@ -165,6 +165,7 @@ def test_a_benzodiazepine_without_a_dose_or_strength_is_a_400(client_for, doctor
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
+        ({"drug_name": "  "}, "drug_name"),
         ({"filled_on": "2026-10-31"}, "filled_on"),
         ({"days_supply": 0}, "days_supply"),
         ({"quantity": "-1"}, "quantity"),
