@@ -482,8 +482,10 @@ TRANSIENT_SEND_ERRORS: tuple[type[Exception], ...] = (OSError, smtplib.SMTPExcep
 
 def communication_deliver(communication_id: int, *, last_try: bool = True) -> str:
     """Send a queued letter: "sent", "refused" (no consent covers it any more: nothing sent,
-    no Disclosure), "retry" (a passing failure; the task tries again), "failed", or
-    "skipped" (gone, or not queued: already handled). Safe to run twice."""
+    no Disclosure), "failed" (a passing failure on the last try), or "skipped" (gone, or not
+    queued: already handled). Before the last try a passing failure (TRANSIENT_SEND_ERRORS) is
+    raised, with nothing recorded and the letter still queued, for the task to retry. Safe to
+    run twice."""
     try:
         with transaction.atomic():
             communication = (
@@ -514,7 +516,7 @@ def communication_deliver(communication_id: int, *, last_try: bool = True) -> st
         # The Disclosure rolled back with the transaction: nothing was recorded as sent.
         if not last_try:
             logger.warning("communication %s send failed (%s); will retry", communication_id, type(error).__name__)
-            return "retry"
+            raise
         Communication.objects.filter(pk=communication_id, status=CommunicationStatus.QUEUED).update(
             status=CommunicationStatus.FAILED,
             failure_reason=f"The email server could not take the letter ({type(error).__name__}); send it again.",
