@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from clinic.audit import audit_record, audit_record_many, audit_target_for
 from clinic.errors import ApplicationError, Conflict
@@ -382,7 +383,7 @@ def pdmp_import_create(
             )
         elif row.daily_dose_mg is None:
             notes.append(f"line {row.line}: daily dose unknown ({row.strength!r} is not a strength per unit).")
-        rx = Prescription.objects.create(
+        rx = Prescription(
             patient=patient,
             medication=medication,
             drug_name=row.drug,
@@ -404,6 +405,8 @@ def pdmp_import_create(
             recorded_by=by,
         )
         added.append(rx)
+    # One insert for the rows and one for their history, however long the report.
+    added = bulk_create_with_history(added, Prescription, default_user=by)
     record.rows_added = len(added)
     record.rows_already_recorded = len(rows) - len(added)
     record.notes = notes

@@ -6,6 +6,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clinic.celery import app
 from clinic.models import AuditAction, AuditEvent
@@ -116,6 +118,21 @@ def test_importing_the_same_or_an_overlapping_file_adds_nothing_twice(client_for
     assert (overlapping.json()["rows_added"], overlapping.json()["rows_already_recorded"]) == (1, 1)
     assert Prescription.objects.filter(patient=patient).count() == 3
     assert PdmpImport.objects.filter(patient=patient).count() == 3
+
+
+def test_an_import_costs_the_same_queries_however_many_rows_and_keeps_each_rows_history(client_for, doctor, patient):
+    # Known parties, and a drug the rules ignore: only the number of rows differs.
+    PrescriberFactory.create(npi=NPI_A)
+    Pharmacy.objects.create(name="Main St Pharmacy", npi=PHARMACY_NPI)
+    client = client_for(doctor)
+    with CaptureQueriesContext(connection) as one:
+        assert upload(client, patient, row(drug="PREGABALIN", rx="RX1")).json()["rows_added"] == 1
+    with CaptureQueriesContext(connection) as four:
+        rows = [row(drug="PREGABALIN", rx=f"RX{n}") for n in range(2, 6)]
+        assert upload(client, patient, *rows).json()["rows_added"] == 4
+    assert len(one) == len(four)
+    for rx in Prescription.objects.filter(patient=patient):
+        assert [(h.history_type, h.history_user) for h in rx.history.all()] == [("+", doctor)]
 
 
 def test_a_row_entered_in_error_is_not_brought_back_by_a_reimport(client_for, doctor, patient):
