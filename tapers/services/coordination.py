@@ -283,6 +283,12 @@ def communication_send(*, communication: Communication, by: Any, request: HttpRe
         .get(pk=communication.pk)
     )
     _require_care_team(by, communication.patient, "write to outside prescribers about them")
+    return _send(communication, by=by, request=request)
+
+
+def _send(communication: Communication, *, by: Any, request: HttpRequest | None) -> Communication:
+    """communication_send once the caller's role and care team are checked and the row is
+    locked (or, for a change notice, created in this same transaction)."""
     if communication.direction != CommunicationDirection.OUTBOUND:
         raise Conflict("This is a message we received; there is nothing to send.")
     if communication.status not in {CommunicationStatus.DRAFT, CommunicationStatus.FAILED}:
@@ -666,7 +672,9 @@ def _notify(
                 created_by=by,
             )
             _audit(communication, AuditAction.CREATE, by, request, "patient")
-            communication = communication_send(communication=communication, by=by, request=request)
+            # prescriber_of_record_set has checked the role and the care team, and the row is
+            # this transaction's own: no need to check and lock again for each prescriber.
+            communication = _send(communication, by=by, request=request)
     except Forbidden as error:
         return NoticeOutcome(other, reason=error.message, missing_consent=error.extra.get("missing_consent"))
     return NoticeOutcome(other, communication=communication)
