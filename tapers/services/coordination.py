@@ -264,8 +264,9 @@ def _release(communication: Communication, *, by: Any, request: HttpRequest | No
         f"{consent.amount_and_kind.strip()} to be disclosed to {consent.recipient_name} for "
         f"{', '.join(p.replace('_', ' ') for p in consent.purposes)}, until {expiry}."
     )
-    if REDISCLOSURE_NOTICE not in communication.body:
-        communication.body = f"{communication.body}\n\n{scope}\n\n{REDISCLOSURE_NOTICE}"
+    # The scope always goes with the release; the notice once (the writer may have quoted it).
+    notice = "" if REDISCLOSURE_NOTICE in communication.body else f"\n\n{REDISCLOSURE_NOTICE}"
+    communication.body = f"{communication.body}\n\n{scope}{notice}"
     communication.disclosure = disclosure
     communication.consent = consent
 

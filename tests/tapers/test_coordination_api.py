@@ -515,6 +515,17 @@ def test_a_fax_is_released_to_staff_with_its_pdf_and_then_marked_sent(
     assert prescriber_client.post(f"/api/v1/communications/{letter_id}/send/").status_code == 409
 
 
+def test_a_letter_quoting_the_notice_still_explains_the_consent_scope(
+    prescriber_user, prescriber_client, patient, outside
+):
+    consent_for(patient, "Lee Park", by=prescriber_user)
+    body = f"From December 1 the diazepam dose is 9 mg a day.\n\n{REDISCLOSURE_NOTICE}"
+    letter_id = draft(prescriber_client, patient, outside, channel="fax", body=body).json()["id"]
+    sent = prescriber_client.post(f"/api/v1/communications/{letter_id}/send/").json()["body"]
+    assert "Disclosed with the patient's written consent signed 2026-11-01" in sent
+    assert sent.count(REDISCLOSURE_NOTICE) == 1
+
+
 def test_a_long_letter_carries_the_notice_on_every_page(prescriber_user, prescriber_client, patient, outside):
     consent_for(patient, "Lee Park", by=prescriber_user)
     letter_id = draft(
