@@ -35,7 +35,7 @@ def clinically_visible_patients(user: AbstractBaseUser | AnonymousUser) -> Query
     today = timezone.localdate()
     # Two subqueries, each on its own index (care_team_open_by_member, break_glass_user_expiry),
     # rather than OR over two outer joins, which can use neither.
-    memberships = CareTeamMember.objects.filter(Q(ended_on__isnull=True) | Q(ended_on__gte=today), member_id=user.pk)
+    memberships = CareTeamMember.objects.current(today).filter(member_id=user.pk)
     grants = BreakGlassGrant.objects.filter(user_id=user.pk, expires_at__gt=timezone.now())
     return Patient.objects.filter(Q(pk__in=memberships.values("patient_id")) | Q(pk__in=grants.values("patient_id")))
 

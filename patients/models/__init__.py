@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
@@ -135,6 +137,13 @@ class CareTeamRole(models.TextChoices):
     OTHER = "other", "Other clinician"
 
 
+class CareTeamMemberQuerySet(models.QuerySet["CareTeamMember"]):
+    def current(self, on: date) -> CareTeamMemberQuerySet:
+        """Memberships in force on `on`: open, or ending that day or later (`ended_on` is the
+        last day on the team)."""
+        return self.filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on))
+
+
 class CareTeamMember(PublicModel):
     """A staff member on a patient's care team. Membership opens the patient's clinical
     records to them (if they hold a clinical role); ending it closes them again."""
@@ -146,6 +155,8 @@ class CareTeamMember(PublicModel):
     ended_on = models.DateField(null=True, blank=True)
 
     history = HistoricalRecords()
+
+    objects = CareTeamMemberQuerySet.as_manager()
 
     class Meta:
         ordering = ["team_role", "started_on"]

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -473,7 +473,7 @@ def recheck_recipients(patient: Patient) -> list[str]:
         if found:
             return found
     today = timezone.localdate()
-    open_team = CareTeamMember.objects.filter(patient=patient).filter(Q(ended_on__isnull=True) | Q(ended_on__gt=today))
+    open_team = CareTeamMember.objects.current(today).filter(patient=patient)
     for members in (
         open_team.filter(team_role=CareTeamRole.PRESCRIBER_OF_RECORD),
         open_team.filter(member__groups__name=Role.PRESCRIBER),

@@ -271,6 +271,21 @@ def test_the_episodes_prescriber_of_record_is_reminded_first(make_user, doctor, 
     assert [m.to for m in mail.outbox] == [[of_record.email]]
 
 
+@pytest.mark.parametrize(("ended_on", "reminded"), [(date(2026, 11, 23), "of_record"), (date(2026, 11, 22), "doctor")])
+def test_the_care_teams_prescriber_of_record_is_reminded_through_their_last_day(
+    make_user, doctor, patient, ended_on, reminded
+):
+    # No episode prescriber of record: the care team's one comes next, then its prescribers.
+    # `ended_on` is a membership's last day on the team, as the access rule reads it.
+    of_record = make_user(Role.PRESCRIBER)
+    membership = put_on_care_team(patient, of_record, team_role=CareTeamRole.PRESCRIBER_OF_RECORD)
+    membership.ended_on = ended_on
+    membership.save()
+    _check(patient, doctor, on="2026-08-20", due="2026-11-18")
+    pdmp_recheck_reminders_send(today=date(2026, 11, 23))
+    assert [m.to for m in mail.outbox] == [[{"of_record": of_record, "doctor": doctor}[reminded].email]]
+
+
 def test_the_task_is_in_the_daily_beat_schedule_and_takes_no_patient_data():
     entry = next(e for e in app.conf.beat_schedule.values() if e["task"] == pdmp_recheck_remind.name)
     assert entry["schedule"].hour == {12}
