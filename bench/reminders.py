@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 from bench import common
 from bench import reminders_data as data
 from bench.processes import ThrowawayRedis
-from bench.reminders_dispatcher import claim_buffers, dispatcher_child, measure_dispatcher
+from bench.reminders_dispatcher import claim_plan, dispatcher_child, measure_dispatcher
 from bench.reminders_sends import PROFILE_SENDS, WORKER_CONCURRENCY, measure_sends, profile_send
 
 # The issue's targets: sends at >= 50 % of the no-op task's throughput, and the
@@ -65,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return dispatcher_child(args.traced)
 
     sizes = [data.Size(args.upcoming, args.upcoming), data.Size(args.upcoming, args.total)]
+    urls = {size: data.size_url(size) for size in sizes}
     for size in sizes:
         data.check_size(size)
-        common.check_database_name(data.size_url(data.base_url(), size))
+        common.check_database_name(urls[size])
     # Room for the sample, the warm-up and the in-process sends among the due.
     most = sizes[0].expected_due // 2
     if args.sample < 1 or args.sample > most or (args.sample > 500 and args.sample % 500):
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SMS_BACKEND"] = "clinic.messaging.FileSmsBackend"
     os.environ["SMS_FILE_PATH"] = str(common.RESULTS / "reminders-sms-profile.jsonl")
     (common.RESULTS / "reminders-sms-profile.jsonl").unlink(missing_ok=True)
-    common.setup_django(data.size_url(data.base_url(), sizes[0]))
+    common.setup_django(urls[sizes[0]])
     load_before = os.getloadavg()[0]
     started = time.monotonic()
 
@@ -99,13 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     redis.start()
     try:
         for size in sizes:
-            data.use_database(data.size_url(data.base_url(), size))
-            entry: dict[str, Any] = {"database": common.database_name(data.size_url(data.base_url(), size))}
+            data.use_database(urls[size])
+            entry: dict[str, Any] = {"database": common.database_name(urls[size])}
             entry["counts"] = data.counts()
             progress(f"{entry['database']}: arming, then dispatching every due reminder")
             entry["due_after_arming"] = data.arm(size)
             entry["dispatcher"] = measure_dispatcher(size, redis, traced=False)
-            entry["dispatcher"]["claim_buffers"] = claim_buffers()
+            entry["dispatcher"]["claim_plan"] = claim_plan()
             if entry["dispatcher"]["due_before"] != size.expected_due:
                 raise SystemExit(f"{entry['dispatcher']['due_before']} due when dispatching, not {size.expected_due}.")
             progress(f"{entry['database']}: the dispatcher under tracemalloc")
@@ -152,16 +153,9 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
 
 def judge(report: dict[str, Any], sizes: list[data.Size]) -> None:
     """The issue's targets: sends at >= 50 % of the no-op throughput (at every size where
-    they were measured; the no-op as the mean of its two runs with the queue filled first),
-    and the dispatcher's traced peak flat between the sizes."""
-    ratios = {}
-    for label, entry in report["sizes"].items():
-        if "worker" in entry:
-            worker = entry["worker"]
-            noop = (worker["noop_prefilled"]["per_second"] + worker["noop_prefilled_again"]["per_second"]) / 2
-            worker["noop_per_second"] = round(noop, 1)
-            worker["ratio"] = round(worker["sends"]["per_second"] / noop, 3)
-            ratios[label] = worker["ratio"]
+    they were measured: measure_sends's ratio), and the dispatcher's traced peak flat
+    between the sizes."""
+    ratios = {label: entry["worker"]["ratio"] for label, entry in report["sizes"].items() if "worker" in entry}
     small, large = (report["sizes"][size.label]["dispatcher_traced"]["tracemalloc"][-1]["peak_bytes"] for size in sizes)
     memory_flat = large <= max(small * (1 + MEMORY_TOLERANCE), small + MEMORY_SLACK)
     report["targets"] = {
@@ -203,7 +197,8 @@ def print_report(report: dict[str, Any]) -> None:
             f"{run['enqueue_seconds']:>12.1f} {batch['first']:>17.1f}/{batch['median']:.1f}/{batch['last']:.1f}"
         )
     for entry in report["sizes"].values():
-        print(f"{entry['counts']['bookings']:>10,}: one claim of 500 rows, {entry['dispatcher']['claim_buffers']}")
+        buffers = next((row for row in entry["dispatcher"]["claim_plan"] if row.startswith("Buffers:")), "")
+        print(f"{entry['counts']['bookings']:>10,}: one claim of 500 rows, {buffers}")
     traced_rows = [peak["rows"] for peak in next(iter(report["sizes"].values()))["dispatcher_traced"]["tracemalloc"]]
     rows = " then ".join(f"{n:,}" for n in traced_rows)
     print("\nIts memory, in a fresh process per measurement: the resident set during that run (sampled), and")

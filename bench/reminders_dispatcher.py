@@ -73,13 +73,6 @@ def dispatcher_child(traced: bool) -> int:
     from scheduling.services.reminders import reminders_dispatch
     from scheduling.tasks import send_reminder
 
-    statements: list[tuple[str, Any]] = []
-
-    def capture(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if not statements and "FOR UPDATE SKIP LOCKED" in sql:
-            statements.append((sql, params))
-        return execute(sql, params, many, context)
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM scheduling_reminder WHERE status = 'pending' AND due_at <= now()")
         (due,) = cursor.fetchone()
@@ -104,34 +97,33 @@ def dispatcher_child(traced: bool) -> int:
     peaks: list[dict[str, int]] = []
     started = time.perf_counter()
     mark[0] = started
-    with connection.execute_wrapper(capture):
-        if traced:
-            # tracemalloc makes each enqueue about 7 times slower, so the whole backlog would
-            # take minutes: one batch untraced first (Celery and kombu import and cache what
-            # they need on the first send), then calls of TRACED_BATCHES batches, each with
-            # its own peak. Memory that grew with the rows claimed would show as a larger
-            # peak for the larger call.
-            with override_settings(REMINDER_DISPATCH_MAX_BATCHES=1):
-                claimed, runs = reminders_dispatch(enqueue=enqueue), 1
-            tracemalloc.start()
-            for count in TRACED_BATCHES:
-                tracemalloc.reset_peak()
-                held = tracemalloc.get_traced_memory()[0]
-                with override_settings(REMINDER_DISPATCH_MAX_BATCHES=count):
-                    rows = reminders_dispatch(enqueue=enqueue)
-                current, peak = tracemalloc.get_traced_memory()
-                # peak_bytes: the most the call held at once beyond what was held when it began
-                peaks.append(
-                    {"rows": rows, "peak_bytes": peak - held, "held_before_bytes": held, "held_after_bytes": current}
-                )
-                claimed, runs = claimed + rows, runs + 1
-            tracemalloc.stop()
-        else:
-            while True:  # one dispatcher run claims at most `limit`; beat would run it again
+    if traced:
+        # tracemalloc makes each enqueue about 7 times slower, so the whole backlog would
+        # take minutes: one batch untraced first (Celery and kombu import and cache what
+        # they need on the first send), then calls of TRACED_BATCHES batches, each with
+        # its own peak. Memory that grew with the rows claimed would show as a larger
+        # peak for the larger call.
+        with override_settings(REMINDER_DISPATCH_MAX_BATCHES=1):
+            claimed, runs = reminders_dispatch(enqueue=enqueue), 1
+        tracemalloc.start()
+        for count in TRACED_BATCHES:
+            tracemalloc.reset_peak()
+            held = tracemalloc.get_traced_memory()[0]
+            with override_settings(REMINDER_DISPATCH_MAX_BATCHES=count):
                 rows = reminders_dispatch(enqueue=enqueue)
-                claimed, runs = claimed + rows, runs + 1
-                if rows < limit:
-                    break
+            current, peak = tracemalloc.get_traced_memory()
+            # peak_bytes: the most the call held at once beyond what was held when it began
+            peaks.append(
+                {"rows": rows, "peak_bytes": peak - held, "held_before_bytes": held, "held_after_bytes": current}
+            )
+            claimed, runs = claimed + rows, runs + 1
+        tracemalloc.stop()
+    else:
+        while True:  # one dispatcher run claims at most `limit`; beat would run it again
+            rows = reminders_dispatch(enqueue=enqueue)
+            claimed, runs = claimed + rows, runs + 1
+            if rows < limit:
+                break
     elapsed = time.perf_counter() - started
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sampler.stop()
@@ -139,11 +131,6 @@ def dispatcher_child(traced: bool) -> int:
     import redis
 
     queued = redis.Redis.from_url(settings.CELERY_BROKER_URL).llen("celery")
-    plan = ""
-    if statements:
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN " + statements[0][0], statements[0][1])
-            plan = "\n".join(row[0] for row in cursor.fetchall())
     claims = [b["claim_s"] for b in batches]
     result = {
         "traced": traced,
@@ -169,7 +156,6 @@ def dispatcher_child(traced: bool) -> int:
         "rss_kib_during": {"start": sampler.first, "peak": sampler.peak, "end": sampler.last},
         # each traced call: the rows it claimed, and the most memory it held at once
         "tracemalloc": peaks,
-        "claim_plan": plan,
     }
     print(RESULT_PREFIX + json.dumps(result), flush=True)
     return 0
@@ -178,7 +164,7 @@ def dispatcher_child(traced: bool) -> int:
 def measure_dispatcher(size: data.Size, redis: ThrowawayRedis, *, traced: bool) -> dict[str, Any]:
     """Dispatch in a fresh subprocess, with an empty broker; then put the claimed rows back."""
     redis.empty()
-    url = data.size_url(data.base_url(), size)
+    url = data.size_url(size)
     env = {**common.app_environment(url), "REDIS_URL": redis.url}
     command = [sys.executable, str(common.ROOT / "bench" / "reminders.py"), "--dispatcher-child"]
     if traced:
@@ -194,9 +180,10 @@ def measure_dispatcher(size: data.Size, redis: ThrowawayRedis, *, traced: bool) 
     return result
 
 
-def claim_buffers(tries: int = 3) -> str:
-    """What one claim of a batch touches: EXPLAIN (ANALYZE, BUFFERS) of the dispatcher's
-    own statement, in a transaction rolled back (the last of `tries`, the cache warm)."""
+def claim_plan(tries: int = 3) -> list[str]:
+    """What one claim of a batch does and touches: EXPLAIN (ANALYZE, BUFFERS) of the
+    dispatcher's own statement, in a transaction rolled back (the last of `tries`, the cache
+    warm)."""
     from django.db import connection, transaction
 
     from scheduling.services.reminders import reminders_claim
@@ -207,7 +194,7 @@ def claim_buffers(tries: int = 3) -> str:
         captured.append((sql, params))
         return execute(sql, params, many, context)
 
-    line = ""
+    plan: list[str] = []
     for _ in range(tries):
         with transaction.atomic():
             with connection.execute_wrapper(capture):
@@ -217,5 +204,4 @@ def claim_buffers(tries: int = 3) -> str:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + sql, params)
                 plan = [row[0].strip() for row in cursor.fetchall()]
             transaction.set_rollback(True)
-        line = next((row for row in plan if row.startswith("Buffers:")), "")
-    return line
+    return plan
