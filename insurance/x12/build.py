@@ -106,7 +106,8 @@ def _ccyymmdd(day: date) -> str:
 def _check_delimiters(delimiters: Delimiters) -> None:
     chosen = (delimiters.element, delimiters.repetition, delimiters.component, delimiters.segment)
     for char in chosen:
-        if len(char) != 1 or char.isalnum() or char.isspace():
+        # Not str.isspace(): it counts \x1c-\x1f as blank, and those non-printing separators are fine.
+        if len(char) != 1 or char.isalnum() or char in " \t\r\n\x0b\x0c":
             raise ValueError(f"Delimiter {char!r} must be one character that is neither a letter, a digit nor blank.")
     if len(set(chosen)) != len(chosen):
         raise ValueError("The element, repetition, component and segment delimiters must all differ.")

@@ -21,7 +21,8 @@ _ISA_REPETITION_OFFSET = 82
 _ISA_COMPONENT_OFFSET = 104
 
 # Whitespace that may sit between segments or pad elements. Not str.strip()'s default: Python counts
-# \x1c-\x1f as whitespace, and those are exactly the non-printing delimiters some payers use.
+# \x1c-\x1f as whitespace, and those are the non-printing delimiters some payers use; stripping one
+# from the end of a segment (ISA16 itself, an empty last repetition) would change what was sent.
 _WHITESPACE = " \t\r\n\x0b\x0c"
 
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
@@ -78,11 +79,17 @@ def decode(data: bytes | str, report: Report) -> str:
 
 
 def _find_isa(text: str) -> int:
-    """Where the interchange starts: an "ISA" followed by a plausible element separator."""
+    """Where the interchange starts: an "ISA" followed by a plausible element separator that
+    recurs at least 16 times within two ISA lengths (so "ISA" in a sentence is not taken for one)."""
     start = text.find("ISA")
     while start != -1:
         after = text[start + 3 : start + 4]
-        if after and not after.isalnum() and after not in _WHITESPACE:
+        if (
+            after
+            and not after.isalnum()
+            and after not in _WHITESPACE
+            and text.count(after, start + 3, start + 2 * ISA_LENGTH) >= len(_ISA_SEPARATOR_OFFSETS)
+        ):
             return start
         start = text.find("ISA", start + 3)
     return -1
