@@ -87,3 +87,17 @@ def audit_record_many(
     """One INSERT for a whole page of records, so a list costs the same at any page size."""
     events = [_event(t, action=action, actor=actor, request=request, via=via, reason=reason) for t in targets]
     return AuditEvent.objects.bulk_create(events)
+
+
+def audit_objects(
+    objs: Iterable[Model],
+    action: AuditAction,
+    *,
+    by: AbstractBaseUser | AnonymousUser | None,
+    request: HttpRequest | None = None,
+    patient_path: str = "patient",
+) -> list[AuditEvent]:
+    """Services' one-liner: audit these records, reached from their patient by `patient_path`."""
+    return audit_record_many(
+        (audit_target_for(obj, patient_path=patient_path) for obj in objs), action=action, actor=by, request=request
+    )

@@ -75,4 +75,17 @@ app.conf.beat_schedule = {
         "task": "tapers.tasks.plans.advance_taper_steps",
         "schedule": crontab(hour=5, minute=10),  # 00:10 EST / 01:10 EDT
     },
+    # Units used move when attendance is recorded and scheduled ones when bookings change; the
+    # authorization list is sorted by run-out, so its stored counts are kept within 30 minutes
+    # (opening one authorization recounts it at once).
+    "refresh-authorization-usage": {
+        "task": "insurance.tasks.refresh_authorization_usage",
+        "schedule": crontab(minute="*/30"),
+    },
+    # Reviews and run-outs come due by the day: once a morning, 11:00 UTC (06:00-07:00 on the
+    # US East Coast), billing gets the day's new alerts before the desk opens.
+    "billing-alerts": {
+        "task": "insurance.tasks.refresh_billing_alerts",
+        "schedule": crontab(hour=11, minute=0),
+    },
 }

@@ -7,6 +7,7 @@ their environment variables, never in code.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -363,6 +364,63 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined
         "ChannelEnum": "scheduling.models.SENDING_CHANNELS",
     }
 )
+
+# --- Insurance: eligibility (X12 270/271), benefits, authorizations (insurance/) --------------
+# The real-time clearinghouse (CAQH CORE connectivity over HTTPS). Empty URL: no "http" mode;
+# staff check by phone (manual) or upload the payer's 271 (file).
+CLEARINGHOUSE_BACKEND = env.str("CLEARINGHOUSE_BACKEND", default="insurance.clearinghouse.CoreHttpBackend")
+CLEARINGHOUSE_URL = env.str("CLEARINGHOUSE_URL", default="")
+CLEARINGHOUSE_USERNAME = env.str("CLEARINGHOUSE_USERNAME", default="")
+CLEARINGHOUSE_PASSWORD = env.str("CLEARINGHOUSE_PASSWORD", default="")
+# CORE asks for a real-time answer within 20 s; the rest is for the network.
+CLEARINGHOUSE_TIMEOUT_SECONDS = env.float("CLEARINGHOUSE_TIMEOUT_SECONDS", default=30)
+# "true", "false", or the path of a CA bundle for a clearinghouse whose certificate a private CA signed.
+_verify = env.str("CLEARINGHOUSE_VERIFY_TLS", default="true")
+CLEARINGHOUSE_VERIFY_TLS: bool | str = {"true": True, "false": False}.get(_verify.lower(), _verify)
+# Our and the clearinghouse's ids in the envelope (ISA06/GS02 and ISA08/GS03).
+CLEARINGHOUSE_SENDER_ID = env.str("CLEARINGHOUSE_SENDER_ID", default="CLINIC")
+CLEARINGHOUSE_RECEIVER_ID = env.str("CLEARINGHOUSE_RECEIVER_ID", default="CLEARINGHOUSE")
+# Tries of a transient clearinghouse failure before the check fails for staff; waits double.
+CLEARINGHOUSE_MAX_RETRIES = env.int("CLEARINGHOUSE_MAX_RETRIES", default=4)
+CLEARINGHOUSE_RETRY_BASE_SECONDS = env.int("CLEARINGHOUSE_RETRY_BASE_SECONDS", default=30)
+# ISA15: P production, T test.
+X12_USAGE = env.str("X12_USAGE", default="P")
+# The information receiver of the 270 (2100B): the billing provider's name and NPI.
+ELIGIBILITY_PROVIDER_NAME = env.str("ELIGIBILITY_PROVIDER_NAME", default="Clinic")
+ELIGIBILITY_PROVIDER_NPI = env.str("ELIGIBILITY_PROVIDER_NPI", default="")
+# TRN03 of the 270: "1" followed by the provider's EIN (or the clearinghouse's assigned id).
+ELIGIBILITY_TRACE_ORIGINATOR = env.str("ELIGIBILITY_TRACE_ORIGINATOR", default="9000000000")
+# Service types asked (EQ01): 30 plan coverage, then substance abuse, alcoholism, drug
+# addiction, mental health, and the outpatient facility / provider codes
+# (../shared/reference/clinical.md 7.1).
+ELIGIBILITY_SERVICE_TYPES = env.list("ELIGIBILITY_SERVICE_TYPES", default=["30", "AI", "AJ", "AK", "MH", "CJ", "CF"])
+# Which 271 service types answer for each level, most specific first; empty: insurance.benefits' defaults.
+INSURANCE_LEVEL_SERVICE_TYPES = {
+    level: env.list(f"INSURANCE_{level.upper()}_SERVICE_TYPES", default=[]) or None
+    for level in ("php", "iop", "outpatient")
+}
+# The clinic's charge per unit (a PHP or IOP day, an outpatient visit), for the patient-share
+# estimate; unset: no estimate. Format: "php=1200,iop=450,outpatient=150".
+INSURANCE_CHARGES = {
+    level: Decimal(amount)
+    for level, amount in env.dict(
+        "INSURANCE_CHARGES", default={"php": "1200", "iop": "450", "outpatient": "150"}
+    ).items()
+}
+# Units a usual week holds at each level (PHP 5 days, IOP 3 days, outpatient 1 visit), for
+# the weekly estimate.
+INSURANCE_UNITS_PER_WEEK = {
+    level: int(units)
+    for level, units in env.dict("INSURANCE_UNITS_PER_WEEK", default={"php": 5, "iop": 3, "outpatient": 1}).items()
+}
+# Levels whose program days need a payer's authorization (most payers: PHP and IOP).
+INSURANCE_AUTHORIZATION_LEVELS = env.list("INSURANCE_AUTHORIZATION_LEVELS", default=["php", "iop"])
+# Billing is alerted this many days before a concurrent review, and before the authorized
+# units run out or the authorization ends.
+INSURANCE_REVIEW_ALERT_DAYS = env.int("INSURANCE_REVIEW_ALERT_DAYS", default=3)
+INSURANCE_RUNOUT_ALERT_DAYS = env.int("INSURANCE_RUNOUT_ALERT_DAYS", default=5)
+# How far ahead bookings without an approved authorization are flagged.
+INSURANCE_UNAUTHORIZED_LOOKAHEAD_DAYS = env.int("INSURANCE_UNAUTHORIZED_LOOKAHEAD_DAYS", default=14)
 
 # --- Logging -----------------------------------------------------------------------------
 # Logs carry ids, never patient data (names, dates of birth, phone numbers, MRNs).

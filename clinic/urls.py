@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("patients.api.urls")),
     path("", include("scheduling.api.urls")),
     path("", include("tapers.api.urls")),
+    path("", include("insurance.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,3 @@
+from insurance.api.views import urlpatterns
+
+__all__ = ["urlpatterns"]

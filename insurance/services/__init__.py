@@ -1,0 +1,61 @@
+"""Insurance writes. Each concern has its module: coverage (payers, coverages, self-pay plans),
+eligibility (270/271 checks), authorizations (authorizations, reviews, usage and the billing
+work queue). Shared checks live here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, models, transaction
+
+from clinic.errors import ApplicationError, Conflict
+from clinic.roles import CLINICAL_ROLES, FRONT_OFFICE_ROLES, Role
+
+# DESIGN.md roles: admissions verify insurance at intake; billing / utilization review keep
+# coverage, eligibility and authorizations. Clinical staff read them for their care teams.
+INSURANCE_WRITERS = frozenset({*FRONT_OFFICE_ROLES, Role.CLINIC_ADMIN})
+INSURANCE_READERS = frozenset({*INSURANCE_WRITERS, *CLINICAL_ROLES})
+
+
+def validated(obj: models.Model, *, exclude: list[str] | None = None) -> None:
+    """Field validation and check constraints as a 400 a person can act on. Exclusion and
+    unique constraints are left to the database (a 409 from `refusing_conflicts`), which is
+    the last word also when two requests race."""
+    try:
+        obj.full_clean(exclude=exclude, validate_constraints=False)
+    except DjangoValidationError as error:
+        raise ApplicationError(
+            "Some fields are invalid; see extra.fields.", extra={"fields": error.message_dict}
+        ) from None
+    for constraint in obj._meta.constraints:
+        if isinstance(constraint, models.CheckConstraint):
+            try:
+                constraint.validate(type(obj), obj, exclude=set(exclude or ()))
+            except DjangoValidationError as error:
+                raise ApplicationError(error.messages[0], extra={"constraint": constraint.name}) from None
+
+
+@contextmanager
+def refusing_conflicts(messages: dict[str, str]) -> Iterator[None]:
+    """Run the writes in a savepoint; a named constraint that refuses them is a 409 (or a 400 for
+    a check constraint) with its message, also when two requests race."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as error:
+        name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+        if name not in messages:
+            raise
+        raise Conflict(messages[name], extra={"constraint": name}) from error
+
+
+def constraint_messages(model: type[models.Model]) -> dict[str, str]:
+    """Each of the model's constraints by name, with the message it was declared with."""
+    found: dict[str, str] = {}
+    for constraint in model._meta.constraints:
+        message: Any = getattr(constraint, "violation_error_message", None) or "That conflicts with another record."
+        found[constraint.name] = str(message)
+    return found
