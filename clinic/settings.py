@@ -362,6 +362,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined
     {
         "CommunicationChannelEnum": "tapers.models.coordination.CommunicationChannel",
         "ChannelEnum": "scheduling.models.SENDING_CHANNELS",
+        "EligibilityCheckStatusEnum": "insurance.models.CheckStatus",
+        "AuthorizationStatusEnum": "insurance.models.AuthorizationStatus",
+        "SubscriberSexEnum": "insurance.models.Sex",
     }
 )
 

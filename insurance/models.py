@@ -50,6 +50,13 @@ class SubscriberRelationship(models.TextChoices):
     OTHER = "G8", "Other relationship"
 
 
+class Sex(models.TextChoices):
+    # DMG03 of the 270.
+    MALE = "M", "Male"
+    FEMALE = "F", "Female"
+    UNKNOWN = "U", "Unknown"
+
+
 class Coverage(PublicModel):
     """A patient's insurance. When the patient is not the subscriber, the subscriber's name and
     date of birth go in the 270 and the patient is the dependent."""
@@ -66,9 +73,7 @@ class Coverage(PublicModel):
     subscriber_first_name = models.CharField(max_length=100, blank=True)
     subscriber_last_name = models.CharField(max_length=100, blank=True)
     subscriber_date_of_birth = models.DateField(null=True, blank=True)
-    subscriber_sex = models.CharField(
-        max_length=1, blank=True, choices=[("M", "Male"), ("F", "Female"), ("U", "Unknown")]
-    )
+    subscriber_sex = models.CharField(max_length=1, blank=True, choices=Sex.choices)
     effective_on = models.DateField()
     terminates_on = models.DateField(null=True, blank=True, help_text="Last day covered; empty while open.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

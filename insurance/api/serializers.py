@@ -24,6 +24,7 @@ from insurance.models import (
     PaymentPlan,
     ReviewOutcome,
     ReviewType,
+    Sex,
     SubscriberRelationship,
 )
 
@@ -93,7 +94,7 @@ class _CoverageFields(serializers.Serializer[Any]):
     subscriber_first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     subscriber_last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     subscriber_date_of_birth = serializers.DateField(required=False, allow_null=True)
-    subscriber_sex = serializers.ChoiceField(choices=["M", "F", "U"], required=False, allow_blank=True)
+    subscriber_sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True)
     effective_on = serializers.DateField()
     terminates_on = serializers.DateField(required=False, allow_null=True)
 
