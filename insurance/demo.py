@@ -7,13 +7,14 @@ from datetime import timedelta
 from django.utils import timezone
 
 from clinic.apps import Writer
-from clinic.models import LevelOfCare
 
 
 def seed_insurance(out: Writer) -> None:
+    from django.contrib.auth import get_user_model
+
     from insurance.models import Authorization, Coverage, Payer
     from insurance.services.authorizations import authorization_usage_refresh
-    from patients.models import Patient
+    from patients.models import LevelOfCareStay, Patient
 
     payers = [
         Payer.objects.get_or_create(name=name, defaults={"payer_id": payer_id, "phone": phone, "portal_url": portal})[0]
@@ -23,15 +24,13 @@ def seed_insurance(out: Writer) -> None:
         ]
     ]
     today = timezone.localdate()
+    by = get_user_model().objects.filter(is_superuser=True).first() or get_user_model().objects.first()
+    if by is None:
+        return
     created = 0
     for index, patient in enumerate(Patient.objects.filter(episodes__discharged_on__isnull=True).distinct()[:10]):
         if patient.coverages.exists():
             continue
-        from django.contrib.auth import get_user_model
-
-        by = get_user_model().objects.filter(is_superuser=True).first() or get_user_model().objects.first()
-        if by is None:
-            return
         coverage = Coverage.objects.create(
             patient=patient,
             payer=payers[index % len(payers)],
@@ -41,11 +40,17 @@ def seed_insurance(out: Writer) -> None:
             effective_on=today - timedelta(days=180),
             created_by=by,
         )
-        stay = patient.episodes.filter(discharged_on__isnull=True).first().stays.filter(ended_on__isnull=True).first()  # type: ignore[union-attr]
+        stay = (
+            LevelOfCareStay.objects.filter(
+                episode__patient=patient, episode__discharged_on__isnull=True, ended_on__isnull=True
+            )
+            .select_related("level")
+            .first()
+        )
         if stay is not None and stay.level.code in ("php", "iop"):
             authorization = Authorization.objects.create(
                 coverage=coverage,
-                level=LevelOfCare.objects.get(pk=stay.level_id),
+                level=stay.level,
                 number=f"AUTH-{patient.pk:06d}",
                 status="approved",
                 requested_on=stay.started_on,

@@ -14,7 +14,7 @@ from clinic.audit import audit_objects
 from clinic.errors import ApplicationError
 from clinic.models import AuditAction
 from clinic.roles import require_role
-from insurance.models import Coverage, Instalment, Payer, PaymentPlan
+from insurance.models import Coverage, Instalment, Payer, PaymentPlan, SubscriberRelationship
 from insurance.services import INSURANCE_WRITERS, constraint_messages, refusing_conflicts, validated
 from patients.models import Patient
 
@@ -58,7 +58,7 @@ def payer_update(*, payer: Payer, by: Any, **fields: Any) -> Payer:
 
 
 def _coverage_save(coverage: Coverage) -> Coverage:
-    if coverage.subscriber_relationship == "18":
+    if coverage.subscriber_relationship == SubscriberRelationship.SELF:
         # The patient is the subscriber: their own demographics go in the 270.
         coverage.subscriber_first_name = coverage.subscriber_last_name = coverage.subscriber_sex = ""
         coverage.subscriber_date_of_birth = None

@@ -29,7 +29,7 @@ from clinic.models import AuditAction
 from clinic.roles import require_role
 from insurance import benefits as rules
 from insurance.clearinghouse import ClearinghouseError, get_backend, new_payload_id
-from insurance.models import CheckMode, CheckStatus, Coverage, EligibilityCheck
+from insurance.models import CheckMode, CheckStatus, Coverage, EligibilityCheck, SubscriberRelationship
 from insurance.services import INSURANCE_WRITERS
 from insurance.x12 import build_270, parse_271
 from insurance.x12.model import (
@@ -37,7 +37,6 @@ from insurance.x12.model import (
     EligibilityResponse,
     InquiryEnvelope,
     InquiryPerson,
-    Member,
 )
 from patients.models import DisclosureInformation, DisclosurePurpose
 from patients.services.consents import consent_check, disclosure_record
@@ -77,7 +76,7 @@ def _inquiry(check: EligibilityCheck) -> EligibilityInquiry:
         birth_date=patient.date_of_birth,
         gender={"male": "M", "female": "F"}.get(patient.sex_assigned_at_birth, "U"),
     )
-    if coverage.subscriber_relationship == "18":
+    if coverage.subscriber_relationship == SubscriberRelationship.SELF:
         subscriber = dataclasses.replace(
             patient_person, member_id=coverage.member_id, group_number=coverage.group_number
         )
@@ -248,29 +247,27 @@ def _same(a: str, b: str) -> bool:
 def member_mismatches(coverage: Coverage, response: EligibilityResponse) -> list[str]:
     """Why this 271 may be about someone else than the coverage's member (empty when it matches)."""
     reasons: list[str] = []
-    members = response.members
-    subscriber = next((m for m in members if m.level == "subscriber"), None)
+    subscriber = next((m for m in response.members if m.level == "subscriber"), None)
     if subscriber is not None and subscriber.member_id and not _same(subscriber.member_id, coverage.member_id):
         reasons.append(f"The 271's member id {subscriber.member_id!r} is not the coverage's {coverage.member_id!r}.")
+    member = response.patient
+    if member is None:
+        return reasons
     patient = coverage.patient
-    is_dependent = coverage.subscriber_relationship != "18"
-    member: Member | None = response.patient
-    if member is not None and is_dependent != (member.level == "dependent") and member.level == "dependent":
+    patient_is_subscriber = coverage.subscriber_relationship == SubscriberRelationship.SELF
+    if patient_is_subscriber and member.level == "dependent":
         reasons.append("The 271 answers for a dependent, but the patient is the subscriber on this coverage.")
-    if member is not None and member.name is not None and member.name.last_name:
-        expected_last = (
-            coverage.subscriber_last_name if member.level == "subscriber" and is_dependent else patient.legal_last_name
-        )
-        if not _same(member.name.last_name, expected_last):
-            reasons.append(f"The 271 names {member.name.last_name!r}, not {expected_last!r}.")
-    if member is not None and member.birth_date is not None:
-        expected_birth = (
-            coverage.subscriber_date_of_birth
-            if member.level == "subscriber" and is_dependent
-            else patient.date_of_birth
-        )
-        if expected_birth is not None and member.birth_date != expected_birth:
-            reasons.append(f"The 271's date of birth {member.birth_date:%Y-%m-%d} is not the member's.")
+    # Whom the member loop may name: the patient; or, when the patient is a dependent and the payer
+    # answered at the subscriber level only, the subscriber too (a dependent with their own member
+    # id is answered in a 2000C loop of their own).
+    people: list[tuple[str, date | None]] = [(patient.legal_last_name, patient.date_of_birth)]
+    if member.level == "subscriber" and not patient_is_subscriber:
+        people.append((coverage.subscriber_last_name, coverage.subscriber_date_of_birth))
+    name = member.name.last_name if member.name is not None else ""
+    if name and not any(_same(name, last) for last, _ in people):
+        reasons.append(f"The 271 names {name!r}, not {' or '.join(repr(last) for last, _ in people)}.")
+    if member.birth_date is not None and member.birth_date not in {born for _, born in people}:
+        reasons.append(f"The 271's date of birth {member.birth_date:%Y-%m-%d} is not the member's.")
     return reasons
 
 

@@ -90,3 +90,15 @@ def test_the_demo_has_group_tracks_with_the_admitted_patients_enrolled():
     assert GroupTrack.objects.count() == 2
     assert TrackEnrollment.objects.filter(track__name="PHP day program").count() == 2
     assert Booking.objects.filter(status="booked").exists()
+
+
+def test_admitted_demo_patients_are_insured_and_authorized_once():
+    from insurance.models import Authorization, Coverage
+
+    output = seed()
+    admitted = Patient.objects.filter(episodes__discharged_on__isnull=True).distinct().count()
+    assert Coverage.objects.count() == admitted > 0
+    assert Authorization.objects.filter(status="approved").exists()
+    assert f"{admitted} new coverages" in output
+    seed()
+    assert Coverage.objects.count() == admitted

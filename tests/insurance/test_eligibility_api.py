@@ -252,3 +252,37 @@ def test_clinicians_read_checks_but_do_not_run_them(clinician_client, billing_cl
     check = ask(billing_client, coverage, mode="file").json()
     assert clinician_client.get(f"/api/v1/eligibility-checks/{check['id']}/").status_code == 200
     assert ask(clinician_client, coverage, mode="file").status_code == 403
+
+
+def test_a_271_for_the_subscriber_when_the_patient_is_a_dependent_still_matches_the_subscriber(
+    billing_client, payer_consent, make_coverage
+):
+    # Some payers answer a dependent's inquiry at the subscriber level only.
+    mary = PatientFactory.create(legal_first_name="Mary", legal_last_name="Smith", date_of_birth=date(1998, 10, 14))
+    payer_consent(mary)
+    coverage = make_coverage(
+        mary,
+        member_id="123456789",
+        subscriber_relationship="19",
+        subscriber_first_name="John",
+        subscriber_last_name="Smith",
+        subscriber_date_of_birth=date(1963, 5, 19),
+    )
+    check = ask(billing_client, coverage, mode="file").json()
+    body = billing_client.post(
+        f"/api/v1/eligibility-checks/{check['id']}/response/", {"x12": SUBSCRIBER_271.read_text()}, format="json"
+    ).json()
+    assert (body["member_mismatch"], body["mismatch_reasons"]) == (False, [])
+
+
+def test_a_271_with_another_date_of_birth_is_a_mismatch(billing_client, payer_consent, make_coverage):
+    namesake = PatientFactory.create(legal_first_name="John", legal_last_name="Smith", date_of_birth=date(1990, 1, 1))
+    payer_consent(namesake)
+    coverage = make_coverage(namesake, member_id="123456789")
+    check = ask(billing_client, coverage, mode="file").json()
+    body = billing_client.post(
+        f"/api/v1/eligibility-checks/{check['id']}/response/", {"x12": SUBSCRIBER_271.read_text()}, format="json"
+    ).json()
+    assert body["member_mismatch"] is True
+    assert body["mismatch_reasons"] == ["The 271's date of birth 1963-05-19 is not the member's."]
+    assert body["summary"] == {}
