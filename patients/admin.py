@@ -1,7 +1,10 @@
+from __future__ import annotations
+
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -86,6 +89,11 @@ class CurrentLevelFilter(admin.SimpleListFilter):
 REMINDER_CONTACT_FIELDS = {"reminder_channel", "phone", "email", "time_zone"}
 
 
+# Inlines that apps built on patients add to the page of a saved patient (insurance's coverages):
+# patients may not import them (DESIGN.md: dependencies point one way), so those apps append here.
+PATIENT_EXTRA_INLINES: list[type[InlineModelAdmin[Any, Any]]] = []
+
+
 @admin.register(Patient)
 class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
     patient_path = ""
@@ -100,6 +108,10 @@ class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         # The same rule as the API: clinical staff see their care teams' patients only.
         return scope_to_visible_patients(super().get_queryset(request), request.user, patient_path="", clinical=False)
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[InlineModelAdmin[Any, Any]]]:
+        # Not on the add page: those records are made on their own pages, for a registered patient.
+        return [*super().get_inlines(request, obj), *(PATIENT_EXTRA_INLINES if obj is not None else [])]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change:
