@@ -1,9 +1,14 @@
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.apps import AppConfig, apps
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
+from django.http import HttpRequest
+
+if TYPE_CHECKING:
+    from clinic.desk import DeskPanel
 
 
 class Writer(Protocol):
@@ -25,6 +30,18 @@ class DomainAppConfig(AppConfig):
 
     def seed_demo(self, out: Writer) -> None:
         """Create this app's demo records; must be safe to run again."""
+
+    def desk_panels(self, request: HttpRequest) -> list[DeskPanel]:
+        """This app's counts on the desk's start page, for the user asking (clinic.desk)."""
+        return []
+
+
+class ClinicAdminConfig(admin_apps.AdminConfig):
+    """The admin, with the desk's start page as its index (clinic.admin_site)."""
+
+    # Named in INSTALLED_APPS; not this module's default (that is ClinicConfig).
+    default = False
+    default_site = "clinic.admin_site.DeskAdminSite"
 
 
 class ClinicConfig(DomainAppConfig):

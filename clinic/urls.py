@@ -7,10 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from clinic import errors, health
 from scheduling.api.urls import webhook_urlpatterns
 
-admin.site.site_header = "Clinic administration"
-admin.site.site_title = "Clinic administration"
-admin.site.index_title = "Admissions desk"
-
 api_v1 = [
     path("", include("clinic.api.urls")),
     path("", include("patients.api.urls")),

@@ -1,4 +1,13 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.http import HttpRequest
+
 from clinic.apps import DomainAppConfig, Writer
+
+if TYPE_CHECKING:
+    from clinic.desk import DeskPanel
 
 _MODELS = (
     "payer",
@@ -45,3 +54,45 @@ class InsuranceConfig(DomainAppConfig):
     def ready(self) -> None:
         super().ready()
         from insurance import receivers  # noqa: F401  (connects to patients' signals)
+
+    def desk_panels(self, request: HttpRequest) -> list[DeskPanel]:
+        from django.urls import reverse
+
+        from clinic.desk import DeskPanel
+        from insurance.models import AlertKind, BillingAlert, CheckStatus, EligibilityCheck
+        from patients.access import scope_to_visible_patients
+
+        user, panels = request.user, []
+        if user.has_perm("insurance.view_eligibilitycheck"):
+            checks = scope_to_visible_patients(
+                EligibilityCheck.objects.filter(status=CheckStatus.AWAITING),
+                user,
+                patient_path="coverage.patient",
+                clinical=False,
+            )
+            url = reverse("admin:insurance_eligibilitycheck_changelist") + f"?status__exact={CheckStatus.AWAITING}"
+            panels.append(
+                DeskPanel("Eligibility checks pending", checks.count(), url, "awaiting the payer's answer", 30)
+            )
+        if user.has_perm("insurance.view_billingalert"):
+            alerts = scope_to_visible_patients(
+                BillingAlert.objects.filter(resolved_at__isnull=True), user, patient_path="patient", clinical=False
+            )
+            url = reverse("admin:insurance_billingalert_changelist") + "?state=open&kind__in="
+            for title, kinds, hint, order in [
+                (
+                    "Authorizations running out or due for review",
+                    [AlertKind.REVIEW_DUE, AlertKind.UNITS_RUNNING_OUT, AlertKind.AUTHORIZATION_ENDING],
+                    "concurrent reviews coming up, units or dates about to run out",
+                    40,
+                ),
+                (
+                    "Authorizations needed",
+                    [AlertKind.NO_AUTHORIZATION, AlertKind.AUTHORIZATION_NEEDED],
+                    "scheduled or moved to a level with no approved authorization",
+                    41,
+                ),
+            ]:
+                count = alerts.filter(kind__in=kinds).count()
+                panels.append(DeskPanel(title, count, url + ",".join(kinds), hint, order))
+        return panels

@@ -1,4 +1,13 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.http import HttpRequest
+
 from clinic.apps import DomainAppConfig, Writer
+
+if TYPE_CHECKING:
+    from clinic.desk import DeskPanel
 
 _CONSENTS = ["view_consent", "view_disclosure"]
 _REFERRALS = ["view_referral", "add_referral", "change_referral"]
@@ -49,3 +58,16 @@ class PatientsConfig(DomainAppConfig):
         from patients.demo import seed_patients
 
         seed_patients(out)
+
+    def desk_panels(self, request: HttpRequest) -> list[DeskPanel]:
+        from django.urls import reverse
+
+        from clinic.desk import DeskPanel
+        from patients.models import Referral, ReferralStatus
+
+        if not request.user.has_perm("patients.view_referral"):
+            return []
+        waiting = [ReferralStatus.NEW, ReferralStatus.CONTACTED]
+        url = reverse("admin:patients_referral_changelist") + "?status__in=" + ",".join(waiting)
+        count = Referral.objects.filter(status__in=waiting).count()
+        return [DeskPanel("Referrals waiting", count, url, "new or contacted, not yet a patient", order=20)]
