@@ -190,6 +190,9 @@ class EligibilityCheck(PublicModel):
     interchange_control_number = models.PositiveIntegerField()
     raw_270 = models.TextField(blank=True)
     raw_271 = models.TextField(blank=True)
+    # How the 271's bytes were read ("utf-8", or "latin-1" for X12's single-byte sets), so the
+    # download gives back the very bytes received.
+    raw_271_encoding = models.CharField(max_length=16, default="utf-8", editable=False)
     # EligibilityResponse.to_dict(): payer, members, benefits, rejections, warnings, errors.
     parsed = models.JSONField(null=True, blank=True)
     # What applies per level of care (insurance.benefits), keyed by level code.

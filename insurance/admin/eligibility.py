@@ -22,6 +22,7 @@ from clinic.models import AuditAction, LevelOfCare
 from insurance import selectors
 from insurance.admin.base import InsuranceAdmin, patient_name, refusal_errors
 from insurance.admin.benefits_table import benefits_table, rejections_in
+from insurance.files import raw_x12_response
 from insurance.models import CheckStatus, EligibilityCheck
 from insurance.services.eligibility import (
     LEVELS,
@@ -277,13 +278,10 @@ class EligibilityCheckAdmin(InsuranceAdmin, ReadOnlyModelAdmin):
         if kind not in ("270", "271"):
             raise Http404
         check = self._check(request, check_id)
-        text = check.raw_270 if kind == "270" else check.raw_271
-        if not text:
+        response = raw_x12_response(check, kind)
+        if response is None:
             raise Http404(f"This check has no {kind} (yet).")
         self._audit(request, check, AuditAction.EXPORT)
-        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{check.trace_number}.{kind}"'
-        response["Cache-Control"] = "private, no-store"
         return response
 
     def _awaiting(self, request: HttpRequest, check_id: int) -> EligibilityCheck | HttpResponse:

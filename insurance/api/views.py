@@ -44,6 +44,7 @@ from insurance.api.serializers import (
     PaymentPlanCreateInputSerializer,
     PaymentPlanOutputSerializer,
 )
+from insurance.files import raw_x12_response
 from insurance.models import Authorization, BillingAlert, Coverage, EligibilityCheck, Payer, PaymentPlan
 from insurance.services import INSURANCE_READERS, INSURANCE_WRITERS
 from insurance.services import authorizations as authorization_services
@@ -217,13 +218,10 @@ class EligibilityCheckViewSet(_InsuranceViewSet):
     def raw(self, request: Request, id: str, kind: str) -> HttpResponse:
         """The 270 as built or the 271 as received, byte for byte; audited as an export."""
         check = self.get_object()
-        text = check.raw_270 if kind == "270" else check.raw_271
-        if not text:
+        response = raw_x12_response(check, kind)
+        if response is None:
             raise NotFound(f"This check has no {kind} (yet).")
         self.audit([check], AuditAction.EXPORT)
-        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{check.trace_number}.{kind}"'
-        response["Cache-Control"] = "private, no-store"
         return response
 
 

@@ -230,14 +230,15 @@ def eligibility_check_give_up(check_id: int, reason: str) -> None:
     )
 
 
-def _decode(x12_271: str | bytes) -> str:
+def _decode(x12_271: str | bytes) -> tuple[str, str]:
+    """The text and the encoding that reads it back to the same bytes."""
     if isinstance(x12_271, str):
-        return x12_271
+        return x12_271, "utf-8"
     try:
-        return x12_271.decode("utf-8")
+        return x12_271.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         # X12's extended character set is a single-byte one; never refuse a file for its bytes.
-        return x12_271.decode("latin-1")
+        return x12_271.decode("latin-1"), "latin-1"
 
 
 def _same(a: str, b: str) -> bool:
@@ -333,7 +334,7 @@ def eligibility_check_record_271(
         )
     if len(x12_271) > MAX_271_BYTES:
         raise ApplicationError(f"A 271 of more than {MAX_271_BYTES // 1024} KiB is not an eligibility response.")
-    text = _decode(x12_271)
+    text, check.raw_271_encoding = _decode(x12_271)
     response = parse_271(text)
     check.raw_271 = text
     check.parsed = response.to_dict()

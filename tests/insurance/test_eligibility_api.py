@@ -286,3 +286,14 @@ def test_a_271_with_another_date_of_birth_is_a_mismatch(billing_client, payer_co
     assert body["member_mismatch"] is True
     assert body["mismatch_reasons"] == ["The 271's date of birth 1963-05-19 is not the member's."]
     assert body["summary"] == {}
+
+
+def test_a_latin_1_271_downloads_as_the_very_bytes_received(billing_client, coverage):
+    # A payer's extended character set is a single-byte one: "Ñ" is one byte here, not UTF-8.
+    data = SUBSCRIBER_271.read_text().replace("NM1*P3*1*JONES*MARCUS", "NM1*P3*1*NUÑEZ*MARCUS").encode("latin-1")
+    check = ask(billing_client, coverage, mode="file").json()
+    upload = SimpleUploadedFile("answer.271", data, content_type="application/edi-x12")
+    body = billing_client.post(f"/api/v1/eligibility-checks/{check['id']}/response/", {"file": upload}).json()
+    assert body["status"] == "answered"
+    raw = billing_client.get(f"/api/v1/eligibility-checks/{check['id']}/raw/271/")
+    assert raw.content == data
