@@ -1,14 +1,17 @@
-"""Admin pages that show patient data write the same audit events as the API."""
+"""Admin pages that show patient data write the same audit events as the API, and admin forms
+saved by services show the services' refusals."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from clinic.audit import audit_record, audit_record_many, audit_target_for
+from clinic.errors import ApplicationError
 from clinic.models import AuditAction
 
 
@@ -108,3 +111,54 @@ class ServiceSavedAdminMixin(admin.ModelAdmin):
             return super().changeform_view(request, *args, **kwargs)
         except ServiceRefused:
             return HttpResponseRedirect(request.get_full_path())
+
+
+def refusal_errors(form: forms.BaseForm, error: ApplicationError) -> None:
+    """Put a service's refusal on the form: its sentence above the form, and the short notes of
+    `extra.fields` on the fields the form has."""
+    form.add_error(None, error.message)
+    for name, notes in (error.extra.get("fields") or {}).items():
+        if name in form.fields and name not in (form.errors or {}):
+            form.add_error(name, [str(note) for note in notes])
+
+
+class _FormRefused(Exception):
+    def __init__(self, error: ApplicationError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class ServiceFormAdmin(admin.ModelAdmin):
+    """Add and change forms saved by a service. A refusal the form could not foresee (a race for
+    the same primary coverage, a role the service will not accept) shows the form again with what
+    was typed and the service's message, as form errors, never a 500 or a half-save.
+
+    `save_model` (or `save_related`) raises `self.refused(error)` when the service refuses."""
+
+    def refused(self, error: ApplicationError) -> _FormRefused:
+        return _FormRefused(error)
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _FormRefused as refused:
+            # The admin's transaction rolled back with the exception. Validating the same POST a
+            # second time, with the refusal added by the form's clean(), makes Django render the
+            # form with the user's values and its own error display.
+            request._service_refusal = refused.error  # type: ignore[attr-defined]
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal: ApplicationError | None = getattr(request, "_service_refusal", None)
+        if refusal is None:
+            return form
+
+        def clean(self: forms.ModelForm) -> Any:
+            cleaned = form.clean(self)
+            refusal_errors(self, refusal)
+            return cleaned
+
+        return type(form.__name__, (form,), {"clean": clean})

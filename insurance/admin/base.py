@@ -1,12 +1,12 @@
 """What every insurance admin page shares: patient scoping and audit, and saves through services
-whose refusals come back as form errors."""
+whose refusals come back as form errors (clinic.admin_audit's ServiceFormAdmin and refusal_errors,
+shared with the patients admin and imported from here by the insurance admin modules)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
@@ -14,10 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_audit import PatientAuditAdminMixin
-from clinic.errors import ApplicationError
+from clinic.admin_audit import PatientAuditAdminMixin, ServiceFormAdmin, refusal_errors
 from patients.access import scope_to_visible_patients
 from patients.models import Patient
+
+__all__ = ["HistoryWithoutRevert", "InsuranceAdmin", "ServiceFormAdmin", "patient_name", "refusal_errors"]
 
 
 def patient_name(path: str) -> Callable[[Any], str]:
@@ -31,15 +32,6 @@ def patient_name(path: str) -> Callable[[Any], str]:
         return f"{patient.legal_last_name}, {patient.legal_first_name}"
 
     return name
-
-
-def refusal_errors(form: forms.BaseForm, error: ApplicationError) -> None:
-    """Put a service's refusal on the form: its sentence above the form, and the short notes of
-    `extra.fields` on the fields the form has."""
-    form.add_error(None, error.message)
-    for name, notes in (error.extra.get("fields") or {}).items():
-        if name in form.fields and name not in (form.errors or {}):
-            form.add_error(name, [str(note) for note in notes])
 
 
 class InsuranceAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
@@ -67,48 +59,6 @@ class InsuranceAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
             template,
             {**self.admin_site.each_context(request), "opts": self.opts, "original": obj, **context},
         )
-
-
-class _Refused(Exception):
-    def __init__(self, error: ApplicationError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class ServiceFormAdmin(admin.ModelAdmin):
-    """Add and change forms saved by a service. A refusal the form could not foresee (a race for
-    the same primary coverage, an overlapping approved authorization) shows the form again with
-    what was typed and the service's message, as form errors, never a 500 or a half-save.
-
-    `save_model` calls `refused(error)` when the service refuses."""
-
-    def refused(self, error: ApplicationError) -> _Refused:
-        return _Refused(error)
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _Refused as refused:
-            # The admin's transaction rolled back with the exception. Validating the same POST a
-            # second time, with the refusal added by the form's clean(), makes Django render the
-            # form with the user's values and its own error display.
-            request._insurance_refusal = refused.error  # type: ignore[attr-defined]
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        refusal: ApplicationError | None = getattr(request, "_insurance_refusal", None)
-        if refusal is None:
-            return form
-
-        def clean(self: forms.ModelForm) -> Any:
-            cleaned = form.clean(self)
-            refusal_errors(self, refusal)
-            return cleaned
-
-        return type(form.__name__, (form,), {"clean": clean})
 
 
 class HistoryWithoutRevert(SimpleHistoryAdmin):
