@@ -1,3 +1,3 @@
 """The scheduling admin, one module per area (imported so Django registers them)."""
 
-from scheduling.admin import bookings, reminders, sessions  # noqa: F401
+from scheduling.admin import appointments, bookings, reminders, sessions  # noqa: F401
