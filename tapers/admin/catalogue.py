@@ -2,8 +2,8 @@
 patient data: editable by whoever holds the model permissions)."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
+from tapers.admin.base import CatalogueHistoryAdmin
 from tapers.models import Medication, MedicationStrength, Pharmacy, Prescriber
 
 
@@ -14,7 +14,7 @@ class MedicationStrengthInline(admin.TabularInline):
 
 
 @admin.register(Medication)
-class MedicationAdmin(SimpleHistoryAdmin):
+class MedicationAdmin(CatalogueHistoryAdmin):
     list_display = ["generic_name", "drug_class", "half_life_group", "brands", "is_active"]
     list_filter = ["drug_class", "half_life_group", "is_active"]
     search_fields = ["generic_name", "brand_names"]
@@ -26,7 +26,7 @@ class MedicationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Prescriber)
-class PrescriberAdmin(SimpleHistoryAdmin):
+class PrescriberAdmin(CatalogueHistoryAdmin):
     list_display = ["name", "credentials", "npi", "practice", "phone", "fax", "internal", "is_active"]
     list_filter = ["is_active", "state"]
     search_fields = ["name", "npi", "practice"]
@@ -38,7 +38,7 @@ class PrescriberAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Pharmacy)
-class PharmacyAdmin(SimpleHistoryAdmin):
+class PharmacyAdmin(CatalogueHistoryAdmin):
     list_display = ["name", "npi", "ncpdp_id", "phone", "state"]
     list_filter = ["state"]
     search_fields = ["name", "npi", "ncpdp_id"]

@@ -4,14 +4,13 @@ only for their care teams' (or break-the-glass) patients, as in the API; admissi
 and clinic administrators do not. Every page is audited. Writes go through the API's services."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
-from tapers.admin.base import ClinicalReadOnlyAdmin
+from tapers.admin.base import ClinicalHistoryAdmin, ClinicalReadOnlyAdmin
 from tapers.models import PdmpCheck, PdmpImport, Prescription, RiskFlag
 
 
 @admin.register(Prescription)
-class PrescriptionAdmin(ClinicalReadOnlyAdmin, SimpleHistoryAdmin):
+class PrescriptionAdmin(ClinicalHistoryAdmin):
     list_display = [
         "written_on",
         "filled_on",
@@ -39,7 +38,7 @@ class PdmpImportAdmin(ClinicalReadOnlyAdmin):
 
 
 @admin.register(PdmpCheck)
-class PdmpCheckAdmin(ClinicalReadOnlyAdmin, SimpleHistoryAdmin):
+class PdmpCheckAdmin(ClinicalHistoryAdmin):
     list_display = ["checked_at", "patient", "state", "checked_by", "next_due_on", "reminded_at"]
     list_filter = ["state"]
     list_select_related = ["patient", "checked_by"]
@@ -48,7 +47,7 @@ class PdmpCheckAdmin(ClinicalReadOnlyAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(RiskFlag)
-class RiskFlagAdmin(ClinicalReadOnlyAdmin, SimpleHistoryAdmin):
+class RiskFlagAdmin(ClinicalHistoryAdmin):
     list_display = ["raised_at", "patient", "code", "severity", "cleared_at", "acknowledged_by", "acknowledged_at"]
     list_filter = ["code", "severity", ("cleared_at", admin.EmptyFieldListFilter)]
     list_select_related = ["patient", "acknowledged_by"]

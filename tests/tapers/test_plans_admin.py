@@ -63,4 +63,4 @@ def test_the_front_office_and_administrators_see_none_of_it(make_user, plan, rol
 def test_clinical_staff_off_the_care_team_see_an_empty_list(make_user, plan):
     client = logged_in(make_user(Role.NURSE))
     assert list(client.get("/admin/tapers/taperplan/").context["cl"].result_list) == []
-    assert client.get(f"/admin/tapers/taperplan/{plan.pk}/change/").status_code == 302  # not found: back to the list
+    assert client.get(f"/admin/tapers/taperplan/{plan.pk}/change/").status_code == 404  # as if it did not exist
