@@ -53,7 +53,8 @@ class PlanHoldInline(admin.TabularInline):
 class TaperPlanAdmin(ClinicalReadOnlyAdmin):
     list_display = ["public_id", "patient", "status", "hold_band", "current_version", "activated_on", "created_at"]
     list_filter = ["status", "hold_band"]
-    list_select_related = ["patient", "current_version"]
+    # A version's str() names its plan: through current_version__plan, not a query per row.
+    list_select_related = ["patient", "current_version__plan"]
     search_fields = ["=patient__mrn", "=public_id"]
     date_hierarchy = "created_at"
     inlines = [TaperPlanVersionInline, PlanHoldInline]
@@ -88,7 +89,7 @@ class TaperStepAdmin(ClinicalReadOnlyAdmin):
     patient_path = "plan.patient"
     list_display = ["plan", "version", "number", "status", "planned_on", "starts_on", "dze_low_mg", "rule", "manual"]
     list_filter = ["status", "rule", "manual"]
-    list_select_related = ["plan", "plan__patient", "version"]
+    list_select_related = ["plan__patient", "version__plan"]
     search_fields = ["=plan__patient__mrn"]
 
 

@@ -12,6 +12,7 @@ from clinic.models import AuditAction, AuditEvent
 from clinic.roles import Role
 from tapers.models import Medication, Prescription, TaperPlan, WithdrawalCheck
 from tapers.services import checks as check_services
+from tests.patients.factories import PatientFactory, put_on_care_team
 from tests.tapers.factories_coordination import OutsidePrescriberFactory, consent_for, fax_letter
 from tests.tapers.factories_ledger import record
 from tests.tapers.factories_plans import active
@@ -147,3 +148,21 @@ def test_the_catalogue_is_reverted_only_by_who_may_change_it(nurse):
     medication.refresh_from_db()
     assert medication.brand_names == ["Valium", "Diastat"]
     assert medication.history.count() == versions
+
+
+@pytest.mark.parametrize("page", ["taperplan", "taperplanversion", "taperstep", "withdrawalcheck"])
+def test_the_plan_lists_keep_their_query_count(prescriber, nurse, plan, page, django_assert_max_num_queries):
+    client = signed_in(nurse)
+    url = f"/admin/tapers/{page}/"
+    with django_assert_max_num_queries(40) as one:
+        assert client.get(url).status_code == 200
+    count = len(one.captured_queries)
+    for _ in range(3):
+        patient = PatientFactory.create()
+        put_on_care_team(patient, prescriber)
+        put_on_care_team(patient, nurse)
+        more = active(patient, prescriber)
+        check_services.withdrawal_check_record(patient=patient, plan=more, items=[1] * 20, by=nurse)
+    with django_assert_max_num_queries(count):
+        response = client.get(url)
+    assert len(response.context["cl"].result_list) >= 4
