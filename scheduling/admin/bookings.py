@@ -48,12 +48,27 @@ class ReminderInline(admin.TabularInline):
 
 @admin.register(Booking)
 class BookingAdmin(FrontOfficeRowsAdmin):
-    list_display = ["starts_at", "patient", "session", "status", "cancelled_by", "late_cancellation", "attendance"]
+    list_display = [
+        "starts_at",
+        "patient",
+        "patient_name",
+        "session",
+        "status",
+        "cancelled_by",
+        "late_cancellation",
+        "attendance",
+    ]
     list_filter = ["status", "cancelled_by", "late_cancellation", "attendance"]
+    # The patient's name and the session's type come with the rows (tests/scheduling/test_admin_desk.py).
     list_select_related = ["patient", "session__session_type"]
     search_fields = ["=patient__mrn", "patient__legal_last_name"]
     date_hierarchy = "starts_at"
     inlines = [ReminderInline]
+
+    @admin.display(description="Name", ordering="patient__legal_last_name")
+    def patient_name(self, booking: Booking) -> str:
+        # str() of a patient is the MRN only (it lands in logs); the desk reads names here.
+        return f"{booking.patient.legal_last_name}, {booking.patient.legal_first_name}"
 
 
 class BandFilter(admin.SimpleListFilter):

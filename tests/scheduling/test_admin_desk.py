@@ -407,8 +407,11 @@ def test_the_booking_list_keeps_its_query_count(desk_browser, admitted, book, dj
         for hour in (11, 12, 13):
             book(admitted("iop"), starts_at=datetime(2026, 11, 24, hour + 5, 0, tzinfo=UTC))
 
-    book(admitted("iop"))
+    patient = admitted("iop")
+    book(patient)
     pinned(desk_browser, "/admin/scheduling/booking/", django_assert_max_num_queries, book_three_more)
+    listed = desk_browser.get("/admin/scheduling/booking/").content.decode()
+    assert f"{patient.legal_last_name}, {patient.legal_first_name}" in listed
 
 
 # --- Autocomplete on people --------------------------------------------------------------------
