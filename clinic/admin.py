@@ -1,6 +1,12 @@
+from typing import Any
+
+from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_permission_codename, get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import ReadOnlyModelAdmin
@@ -53,6 +59,7 @@ class RoomAdmin(SimpleHistoryAdmin):
     list_filter = ["location", "is_virtual", "is_active"]
     search_fields = ["name", "location__name"]
     autocomplete_fields = ["location"]
+    list_select_related = ["location"]
 
 
 @admin.register(StaffProfile)
@@ -74,11 +81,44 @@ class StaffProfileInline(admin.StackedInline):
 admin.site.unregister(User)
 
 
+def _is_autocomplete(request: HttpRequest) -> bool:
+    return request.resolver_match is not None and request.resolver_match.url_name == "autocomplete"
+
+
+def _picking_staff(request: HttpRequest) -> bool:
+    """An autocomplete asking for a staff member to put in a field of a record the user may add or
+    change (a care team's member, a referral's owner, a staff profile's user)."""
+    if not _is_autocomplete(request):
+        return False
+    try:
+        model = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+        field = model._meta.get_field(request.GET["field_name"])
+    except (KeyError, LookupError, FieldDoesNotExist):
+        return False
+    if getattr(field, "related_model", None) is not User:
+        return False
+    opts = model._meta
+    return any(request.user.has_perm(f"{opts.app_label}.{get_permission_codename(a, opts)}") for a in ("add", "change"))
+
+
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):
+    """Staff accounts (clinic administrators), and the staff picker of every form with a user
+    field: search_fields (UserAdmin's: username, names, email) make those fields autocompletes."""
+
     inlines = [StaffProfileInline]
     list_display = ["username", "first_name", "last_name", "email", "is_active", "is_staff"]
     list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # No role holds auth.view_user (the user admin shows emails, groups, permissions), yet the
+        # desk picks colleagues for a care team: the picker answers whoever may fill that field.
+        return super().has_view_permission(request, obj) or (obj is None and _picking_staff(request))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        users = super().get_queryset(request)
+        # Only people who can still work here are offered; the full list keeps everyone.
+        return users.filter(is_active=True, is_staff=True) if _is_autocomplete(request) else users
 
 
 @admin.register(LevelOfCare)
