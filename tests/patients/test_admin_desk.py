@@ -100,6 +100,7 @@ def test_the_desk_records_a_consent_from_the_patient_page_through_the_service(cl
     add_url = f"/admin/patients/consent/add/?patient={patient.pk}"
     assert f'href="{add_url}">Add a consent</a>' in page
 
+    reads_before = AuditEvent.objects.filter(action=AuditAction.READ).count()
     form = client.get(add_url)
     assert form.status_code == 200
     html = form.content.decode()
@@ -107,6 +108,10 @@ def test_the_desk_records_a_consent_from_the_patient_page_through_the_service(cl
     assert f"{patient.mrn} · Ruiz, Ana · born 1980-05-17" in html
     assert form.context["adminform"].form.initial["right_to_revoke_statement"] == RIGHT_TO_REVOKE
     assert 'value="Record consent"' in html
+    # The page names the patient it was opened for: a read of that patient.
+    read = AuditEvent.objects.filter(action=AuditAction.READ).order_by("-id")
+    assert read.count() == reads_before + 1
+    assert (read[0].object_type, read[0].actor, read[0].patient_id) == ("patients.Patient", desk, patient.public_id)
     for field in ("recipient_type", "recipient_name", "amount_and_kind", "effective_on", "witness_name"):
         assert f'id="id_{field}"' in html
 
