@@ -79,7 +79,8 @@ class LevelChoiceField(forms.ModelChoiceField):
 
 class ChangeLevelForm(forms.Form):
     required_css_class = "required"
-    to_level = LevelChoiceField(queryset=LevelOfCare.objects.none(), label="New level of care")
+    # Posted as the level's code (php, iop, outpatient, residential, wm), as the API takes it.
+    to_level = LevelChoiceField(queryset=LevelOfCare.objects.none(), label="New level of care", to_field_name="code")
     effective_on = forms.DateField(
         label="Effective on", widget=AdminDateWidget, help_text="The first day at the new level."
     )

@@ -450,9 +450,8 @@ def test_a_clinician_steps_a_patient_down_from_the_episode_page(client, clinicia
     assert "Residential (clinically managed, high intensity): refer out, ends this episode" in offered
     assert 'value="Change level of care"' in form.content.decode()
 
-    iop = LevelOfCare.objects.get(code="iop")
     response = client.post(
-        url, {"to_level": iop.pk, "effective_on": "2026-11-23", "reason": "Stable for a week"}, follow=True
+        url, {"to_level": "iop", "effective_on": "2026-11-23", "reason": "Stable for a week"}, follow=True
     )
     assert response.redirect_chain[-1][0] == f"/admin/patients/episodeofcare/{episode.pk}/change/"
     assert f"{patient.mrn}: step down to Intensive outpatient (IOP) from 2026-11-23." in messages_of(response)
@@ -473,7 +472,7 @@ def test_a_transfer_out_ends_the_episode(client, clinician, patient):
     residential = LevelOfCare.objects.get(code="residential")
     response = client.post(
         f"/admin/patients/episodeofcare/{episode.pk}/change-level/",
-        {"to_level": residential.pk, "effective_on": "2026-11-23", "reason": "Relapsed; needs 24-hour care"},
+        {"to_level": "residential", "effective_on": "2026-11-23", "reason": "Relapsed; needs 24-hour care"},
         follow=True,
     )
     assert (
@@ -498,9 +497,7 @@ def test_a_change_of_level_the_rules_refuse_is_a_form_error_and_nothing_is_writt
     client, clinician, patient, post, field, error
 ):
     episode = admit(patient, clinician, level="php", on=date(2026, 11, 16))
-    levels = {level.code: str(level.pk) for level in LevelOfCare.objects.all()}
-    data = {"to_level": levels["iop"], "effective_on": "2026-11-23", "reason": "Stable for a week", **post}
-    data["to_level"] = levels.get(data["to_level"], data["to_level"])
+    data = {"to_level": "iop", "effective_on": "2026-11-23", "reason": "Stable for a week", **post}
     client.force_login(clinician)
     response = client.post(f"/admin/patients/episodeofcare/{episode.pk}/change-level/", data)
     assert response.status_code == 200
@@ -516,8 +513,7 @@ def test_the_desk_may_not_change_a_level_of_care_and_is_not_offered_to(client, d
     assert "Change level of care" not in page.content.decode()
     url = f"/admin/patients/episodeofcare/{episode.pk}/change-level/"
     assert client.get(url).status_code == 403
-    outpatient = LevelOfCare.objects.get(code="outpatient")
-    assert client.post(url, {"to_level": outpatient.pk, "effective_on": "2026-11-23", "reason": "x"}).status_code == 403
+    assert client.post(url, {"to_level": "outpatient", "effective_on": "2026-11-23", "reason": "x"}).status_code == 403
     assert episode.stays.count() == 1
 
 
