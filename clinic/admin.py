@@ -7,9 +7,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_audit import ReadOnlyModelAdmin
+from clinic.admin_audit import GuardedHistoryAdmin, ReadOnlyModelAdmin
 from clinic.models import AuditEvent, LevelOfCare, Location, Room, StaffProfile
 
 User = get_user_model()
@@ -22,7 +21,7 @@ class RoomInline(admin.TabularInline):
 
 
 @admin.register(Location)
-class LocationAdmin(SimpleHistoryAdmin):
+class LocationAdmin(GuardedHistoryAdmin):
     list_display = [
         "name",
         "city",
@@ -54,7 +53,7 @@ class LocationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Room)
-class RoomAdmin(SimpleHistoryAdmin):
+class RoomAdmin(GuardedHistoryAdmin):
     list_display = ["name", "location", "capacity", "is_virtual", "is_active"]
     list_filter = ["location", "is_virtual", "is_active"]
     search_fields = ["name", "location__name"]
@@ -63,7 +62,7 @@ class RoomAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(SimpleHistoryAdmin):
+class StaffProfileAdmin(GuardedHistoryAdmin):
     list_display = ["__str__", "npi", "license_state", "license_number", "license_expires", "primary_location"]
     list_filter = ["license_state", "primary_location", "user__groups"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "npi", "license_number"]
@@ -122,7 +121,7 @@ class StaffUserAdmin(UserAdmin):
 
 
 @admin.register(LevelOfCare)
-class LevelOfCareAdmin(SimpleHistoryAdmin):
+class LevelOfCareAdmin(GuardedHistoryAdmin):
     list_display = ["name", "code", "asam_code", "asam_edition", "min_weekly_hours", "max_weekly_hours", "is_active"]
     list_editable: list[str] = []
     search_fields = ["name", "code", "asam_code"]

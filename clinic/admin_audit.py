@@ -7,8 +7,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.audit import audit_record, audit_record_many, audit_target_for
 from clinic.errors import ApplicationError
@@ -162,3 +165,41 @@ class ServiceFormAdmin(admin.ModelAdmin):
             return cleaned
 
         return type(form.__name__, (form,), {"clean": clean})
+
+
+class GuardedHistoryAdmin(SimpleHistoryAdmin):
+    """simple_history's pages under this admin's own rules.
+
+    Its history pages read the history table directly, so a record outside the user's queryset
+    (another care team's patient) would be shown from its history rows; and its version page
+    saves a posted "revert" for anyone who may merely view the record. Here the record must be in
+    the user's queryset (403 without the view permission, then 404, in the order of Django's own
+    change view), and a revert needs the change permission on it. `allow_revert = False` is for
+    records written only through services: a revert would save an old version past their checks
+    and audit, so it is refused outright.
+    """
+
+    allow_revert = True
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self.allow_revert or not self.has_change_permission(request, obj)
+
+    def _visible(self, request: HttpRequest, object_id: str) -> Model:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        return obj
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        self._visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        obj = self._visible(request, object_id)
+        if request.method == "POST" and self.revert_disabled(request, obj):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)

@@ -8,13 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_audit import PatientAuditAdminMixin, ServiceFormAdmin, refusal_errors
+from clinic.admin_audit import GuardedHistoryAdmin, PatientAuditAdminMixin, ServiceFormAdmin, refusal_errors
 from patients.access import scope_to_visible_patients
 from patients.models import Patient
 
@@ -61,25 +59,7 @@ class InsuranceAdmin(PatientAuditAdminMixin, admin.ModelAdmin):
         )
 
 
-class HistoryWithoutRevert(SimpleHistoryAdmin):
-    """The record's change history to read. A revert would save an old version past the services
-    (their checks and audit), so the button is hidden and a posted revert refused."""
+class HistoryWithoutRevert(GuardedHistoryAdmin):
+    """Insurance records are written through the services: their history is read, never reverted."""
 
-    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
-        # simple_history falls back to the history table for a row the queryset does not hold.
-        if self.get_object(request, object_id) is None:
-            raise Http404
-        return super().history_view(request, object_id, extra_context)
-
-    def history_form_view(
-        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
-    ) -> HttpResponse:
-        if request.method == "POST":
-            raise PermissionDenied
-        # simple_history reads the version straight from the history table, past the scoping.
-        if self.get_object(request, object_id) is None:
-            raise Http404
-        return super().history_form_view(request, object_id, version_id, extra_context)
+    allow_revert = False

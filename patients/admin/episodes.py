@@ -13,9 +13,8 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_audit import PatientAuditAdminMixin, refusal_errors
+from clinic.admin_audit import GuardedHistoryAdmin, PatientAuditAdminMixin, refusal_errors
 from clinic.errors import ApplicationError
 from clinic.models import AuditAction, LevelOfCare
 from clinic.roles import CLINICAL_ROLES, may_act_as
@@ -95,7 +94,10 @@ class ChangeLevelForm(forms.Form):
 
 
 @admin.register(EpisodeOfCare)
-class EpisodeOfCareAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
+class EpisodeOfCareAdmin(PatientAuditAdminMixin, GuardedHistoryAdmin):
+    # Episodes change through the admission and level services; their history is read only.
+    allow_revert = False
+
     list_display = [
         "patient",
         patient_name("patient"),

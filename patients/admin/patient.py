@@ -15,9 +15,8 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin, refusal_errors
+from clinic.admin_audit import GuardedHistoryAdmin, PatientAuditAdminMixin, ReadOnlyModelAdmin, refusal_errors
 from clinic.errors import ApplicationError
 from clinic.models import AuditAction, LevelOfCare
 from clinic.roles import may_act_as
@@ -91,7 +90,7 @@ class AdmitForm(forms.Form):
 
 
 @admin.register(Patient)
-class PatientAdmin(PatientAuditAdminMixin, SimpleHistoryAdmin):
+class PatientAdmin(PatientAuditAdminMixin, GuardedHistoryAdmin):
     patient_path = ""
     list_display = ["mrn", "legal_last_name", "legal_first_name", "preferred_name", "date_of_birth", "status"]
     list_filter = ["status", CurrentLevelFilter, "reminder_channel"]

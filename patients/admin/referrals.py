@@ -5,15 +5,15 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_audit import GuardedHistoryAdmin
 from clinic.errors import ApplicationError
 from patients.models import Referral
 from patients.services import referral_convert
 
 
 @admin.register(Referral)
-class ReferralAdmin(SimpleHistoryAdmin):
+class ReferralAdmin(GuardedHistoryAdmin):
     list_display = ["received_at", "last_name", "first_name", "source", "status", "owner"]
     list_filter = ["status", "source"]
     list_select_related = ["owner"]

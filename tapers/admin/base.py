@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
-from simple_history.admin import SimpleHistoryAdmin
+from django.http import Http404, HttpRequest
 
-from clinic.admin_audit import PatientAuditAdminMixin, ReadOnlyModelAdmin
+from clinic.admin_audit import GuardedHistoryAdmin, PatientAuditAdminMixin, ReadOnlyModelAdmin
 from clinic.roles import CLINICAL_ROLES, may_act_as
 from patients.access import scope_to_visible_patients
 
@@ -40,49 +37,8 @@ class ClinicalReadOnlyAdmin(PatientAuditAdminMixin, ReadOnlyModelAdmin):
         raise Http404
 
 
-class ClinicalHistoryAdmin(ClinicalReadOnlyAdmin, SimpleHistoryAdmin):
-    """A clinical record with its change history to read, under the same care-team rule and audit.
+class ClinicalHistoryAdmin(ClinicalReadOnlyAdmin, GuardedHistoryAdmin):
+    """A clinical record with its change history to read, under the same care-team rule and audit;
+    never reverted (clinical records are written through the services)."""
 
-    simple_history's history pages read the history table directly: a record outside the queryset
-    would be shown from its history rows, and its version page saves a posted "revert" past the
-    services with no change permission asked. Here both need the record in the user's queryset,
-    and nothing is reverted."""
-
-    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-    def _visible_or_404(self, request: HttpRequest, object_id: str) -> None:
-        # In the order of Django's own change view: 403 without the permission, then 404.
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        if self.get_object(request, unquote(object_id)) is None:
-            raise Http404
-
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
-        self._visible_or_404(request, object_id)
-        return super().history_view(request, object_id, extra_context)
-
-    def history_form_view(
-        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
-    ) -> HttpResponse:
-        self._visible_or_404(request, object_id)
-        if request.method == "POST":
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-
-class CatalogueHistoryAdmin(SimpleHistoryAdmin):
-    """Reference data with its history. simple_history saves a posted revert for anyone who may view
-    the record; here only someone who may change it reverts it."""
-
-    def history_form_view(
-        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
-    ) -> HttpResponse:
-        if request.method == "POST" and not self.has_change_permission(
-            request, self.get_object(request, unquote(object_id))
-        ):
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
-        return not self.has_change_permission(request, obj)
+    allow_revert = False

@@ -3,7 +3,7 @@ patient data: editable by whoever holds the model permissions)."""
 
 from django.contrib import admin
 
-from tapers.admin.base import CatalogueHistoryAdmin
+from clinic.admin_audit import GuardedHistoryAdmin
 from tapers.models import Medication, MedicationStrength, Pharmacy, Prescriber
 
 
@@ -14,7 +14,7 @@ class MedicationStrengthInline(admin.TabularInline):
 
 
 @admin.register(Medication)
-class MedicationAdmin(CatalogueHistoryAdmin):
+class MedicationAdmin(GuardedHistoryAdmin):
     list_display = ["generic_name", "drug_class", "half_life_group", "brands", "is_active"]
     list_filter = ["drug_class", "half_life_group", "is_active"]
     search_fields = ["generic_name", "brand_names"]
@@ -26,7 +26,7 @@ class MedicationAdmin(CatalogueHistoryAdmin):
 
 
 @admin.register(Prescriber)
-class PrescriberAdmin(CatalogueHistoryAdmin):
+class PrescriberAdmin(GuardedHistoryAdmin):
     list_display = ["name", "credentials", "npi", "practice", "phone", "fax", "internal", "is_active"]
     list_filter = ["is_active", "state"]
     search_fields = ["name", "npi", "practice"]
@@ -38,7 +38,7 @@ class PrescriberAdmin(CatalogueHistoryAdmin):
 
 
 @admin.register(Pharmacy)
-class PharmacyAdmin(CatalogueHistoryAdmin):
+class PharmacyAdmin(GuardedHistoryAdmin):
     list_display = ["name", "npi", "ncpdp_id", "phone", "state"]
     list_filter = ["state"]
     search_fields = ["name", "npi", "ncpdp_id"]
