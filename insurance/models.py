@@ -298,6 +298,10 @@ class Authorization(PublicModel):
     def __str__(self) -> str:
         return f"Authorization {self.number or '(requested)'} for {self.level.code}"
 
+    @property
+    def units_remaining(self) -> int:
+        return max(self.units_authorized - self.units_used, 0)
+
 
 class ReviewType(models.TextChoices):
     INITIAL = "initial", "Initial"

@@ -141,7 +141,7 @@ class AuthorizationAdmin(ServiceFormAdmin, InsuranceAdmin, HistoryWithoutRevert)
 
     @admin.display(description="Remaining")
     def units_remaining(self, authorization: Authorization) -> int:
-        return max(authorization.units_authorized - authorization.units_used, 0)
+        return authorization.units_remaining
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "coverage":  # only coverages of patients this user may see

@@ -240,7 +240,7 @@ class AuthorizationOutputSerializer(serializers.ModelSerializer[Authorization]):
     patient = serializers.UUIDField(source="coverage.patient.public_id", read_only=True)
     payer = serializers.CharField(source="coverage.payer.name", read_only=True)
     level = serializers.CharField(source="level.code", read_only=True)
-    units_remaining = serializers.SerializerMethodField()
+    units_remaining = serializers.IntegerField(read_only=True)
     reviews = AuthorizationReviewOutputSerializer(many=True, read_only=True)
 
     class Meta:
@@ -268,9 +268,6 @@ class AuthorizationOutputSerializer(serializers.ModelSerializer[Authorization]):
             "notes",
             "reviews",
         ]
-
-    def get_units_remaining(self, authorization: Authorization) -> int:
-        return max(authorization.units_authorized - authorization.units_used, 0)
 
 
 class _AuthorizationFields(serializers.Serializer[Any]):

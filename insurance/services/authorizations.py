@@ -302,7 +302,7 @@ def _authorization_alerts(authorization: Authorization, today: date) -> list[Bil
     if authorization.runs_out_on and (authorization.runs_out_on - today).days <= runout_days:
         wanted[AlertKind.UNITS_RUNNING_OUT] = (
             authorization.runs_out_on,
-            f"{authorization.units_authorized - authorization.units_used} of {authorization.units_authorized} "
+            f"{authorization.units_remaining} of {authorization.units_authorized} "
             f"units left on authorization {authorization.number}; the schedule uses the last on "
             f"{authorization.runs_out_on:%Y-%m-%d}.",
         )
