@@ -139,9 +139,9 @@ class CareTeamRole(models.TextChoices):
 
 class CareTeamMemberQuerySet(models.QuerySet["CareTeamMember"]):
     def current(self, on: date) -> CareTeamMemberQuerySet:
-        """Memberships in force on `on`: open, or ending that day or later (`ended_on` is the
-        last day on the team)."""
-        return self.filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on))
+        """Memberships in force on `on`: begun by then, and open or ending that day or later
+        (`ended_on` is the last day on the team). One who joins next week sees nothing yet."""
+        return self.filter(Q(ended_on__isnull=True) | Q(ended_on__gte=on), started_on__lte=on)
 
 
 class CareTeamMember(PublicModel):

@@ -22,7 +22,6 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import status
@@ -168,11 +167,9 @@ def withdrawal_check_alert_send(*, check_id: int) -> int:
         today = timezone.localdate()
         emails = sorted(
             set(
-                CareTeamMember.objects.filter(
-                    Q(ended_on__isnull=True) | Q(ended_on__gte=today),
-                    patient_id=check.patient_id,
-                    member__is_active=True,
-                )
+                # The care team on the day: a member who joins next week is not alerted yet.
+                CareTeamMember.objects.current(today)
+                .filter(patient_id=check.patient_id, member__is_active=True)
                 .exclude(member__email="")
                 .values_list("member__email", flat=True)
             )

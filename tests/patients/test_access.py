@@ -145,3 +145,14 @@ def test_the_admin_applies_the_care_team_rule_too(client, make_user):
     listing = client.get("/admin/patients/patient/").content.decode()
     assert mine.mrn in listing
     assert other.mrn not in listing
+
+
+def test_a_care_team_membership_opens_the_record_from_its_first_day(make_user, client_for):
+    patient = PatientFactory.create()
+    clinician = make_user(Role.CLINICIAN)
+    CareTeamMember.objects.create(patient=patient, member=clinician, team_role="other", started_on=date(2026, 12, 1))
+    client = client_for(clinician)
+    with time_machine.travel("2026-11-30 15:00:00+00:00", tick=False):
+        assert client.get(f"/api/v1/patients/{patient.public_id}/").status_code == 404
+    with time_machine.travel("2026-12-01 15:00:00+00:00", tick=False):
+        assert client_for(clinician).get(f"/api/v1/patients/{patient.public_id}/").status_code == 200

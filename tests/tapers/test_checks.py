@@ -189,6 +189,25 @@ def test_the_alert_emails_the_care_team_without_name_drug_or_score(nurse, prescr
     assert tasks.alert_care_team(987654) == 0  # a check that is gone
 
 
+def test_the_alert_goes_to_the_care_team_of_the_day_only(nurse, prescriber, make_user, team_patient):
+    from datetime import date
+
+    from patients.models import CareTeamMember
+
+    joining, gone = make_user(Role.CLINICIAN), make_user(Role.CLINICIAN)
+    CareTeamMember.objects.create(patient=team_patient, member=joining, team_role="other", started_on=date(2026, 12, 1))
+    CareTeamMember.objects.create(
+        patient=team_patient, member=gone, team_role="other", started_on=date(2026, 1, 1), ended_on=date(2026, 11, 1)
+    )
+    plan = active(team_patient, prescriber)
+    check = check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(47), by=nurse)
+    tasks.alert_care_team(check.pk)
+    recipients = {m.to[0] for m in mail.outbox}
+    assert joining.email not in recipients
+    assert gone.email not in recipients
+    assert nurse.email in recipients
+
+
 # --- check links ---------------------------------------------------------------------------------
 
 
