@@ -177,8 +177,10 @@ def test_the_alert_emails_the_care_team_without_name_drug_or_score(nurse, prescr
     assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in (prescriber, nurse, clinician))
     message = mail.outbox[0]
     assert message.subject == "A withdrawal check needs review (consider a higher level of care)"
-    assert f"https://clinic.example.org/api/v1/withdrawal-checks/{check.public_id}/" in message.body
-    text = message.subject + message.body
+    link = f"https://clinic.example.org/api/v1/withdrawal-checks/{check.public_id}/"
+    assert link in message.body
+    # The link is a random UUID that may hold "47" by chance; the score is looked for everywhere else.
+    text = message.subject + message.body.replace(link, "")
     for revealing in (team_patient.legal_first_name, team_patient.legal_last_name, team_patient.mrn, "diazepam", "47"):
         assert revealing not in text
     assert "severe" not in text
