@@ -8,12 +8,14 @@ the exception handler turns it, Django's own errors and DRF's into that shape.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -61,10 +63,57 @@ def _first_message(detail: Any) -> str | None:
     return None
 
 
+# What Django raises when PostgreSQL cannot answer: OperationalError for a server that is down,
+# restarting or refusing connections, or that ended the session (and for a deadlock or a cancelled
+# statement: passing too); InterfaceError for a connection that was already closed. None of them
+# is the request's fault or a bug to fix, and each passes: a 503 with Retry-After, not a 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# A PostgreSQL restart or failover takes seconds.
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable (the database did not answer). Please try again in a moment."
+
+
+def _log_unavailable(exc: BaseException | None) -> None:
+    # The class only: a driver's message may quote the statement.
+    logger.warning("database unavailable: %s", type(exc).__name__)
+
+
+def database_unavailable_now() -> bool:
+    """Whether the exception Django is turning into an error page is PostgreSQL being unavailable.
+    Django calls handler500 inside its `except`, for an error raised in a view or a middleware."""
+    return isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE)
+
+
+def service_unavailable(request: HttpRequest, *, html: bool = False) -> HttpResponse:
+    """The 503 for a database outage: the one JSON shape, or a short page for the admin's browsers."""
+    _log_unavailable(sys.exc_info()[1])
+    response: HttpResponse
+    if html:
+        response = HttpResponse(
+            "<!doctype html><title>Service unavailable</title>"
+            f"<h1>Service unavailable</h1><p>{UNAVAILABLE_MESSAGE}</p>",
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    else:
+        response = JsonResponse(
+            error_body(UNAVAILABLE_MESSAGE, {"unavailable": "database"}), status=status.HTTP_503_SERVICE_UNAVAILABLE
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler: every error leaves in the one shape."""
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.message, exc.extra), status=exc.status_code)
+
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        _log_unavailable(exc)
+        return Response(
+            error_body(UNAVAILABLE_MESSAGE, {"unavailable": "database"}),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
@@ -130,7 +179,9 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
     )
 
 
-def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    if database_unavailable_now():
+        return service_unavailable(request)
     return JsonResponse(
         error_body("Something went wrong on our side. It has been logged; please try again."),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,

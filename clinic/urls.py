@@ -46,4 +46,8 @@ def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # PostgreSQL down or restarting (an admin page, a session lookup in a middleware): a 503
+    # with Retry-After; the API's own views answer it through the DRF exception handler.
+    if errors.database_unavailable_now():
+        return errors.service_unavailable(request, html=not _is_api(request))
     return errors.server_error(request) if _is_api(request) else defaults.server_error(request)

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -18,10 +23,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
+import psycopg
 import pytest
 from django.utils import timezone
+from psycopg import sql
 
-from bench.processes import CeleryWorker, ThrowawayRedis, wait_for
+from bench.processes import CeleryWorker, ThrowawayRedis, free_port, processes, wait_for
 from clinic.celery import app
 from clinic.models import LevelOfCare
 from clinic.roles import Role
@@ -228,3 +236,160 @@ def book_texted(make_user: Callable[..., Any]) -> Callable[[int], list[Booking]]
         return [booking_create(session=session, patient=patient, by=desk) for patient in patients]
 
     return make
+
+
+# --- a PostgreSQL cluster of our own, and the web process -------------------------------------
+
+# The machine's own PostgreSQL: the test database and other work live there. Never stopped here.
+SHARED_POSTGRES_PORT = 5432
+
+
+def _postgres_bin() -> Path:
+    """The newest Debian PostgreSQL server binaries (initdb, pg_ctl)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        pytest.fail("No PostgreSQL server binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql).")
+    return found[-1].parent
+
+
+class ThrowawayPostgres:
+    """An initdb'd cluster in a temporary directory, on a free port, with trust auth for
+    loopback only, started, restarted and stopped at will. PostgreSQL refuses to run as
+    root, so as root the cluster belongs to the `postgres` user."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        if self.port == SHARED_POSTGRES_PORT:
+            raise RuntimeError(f"Refusing to run a throwaway PostgreSQL on the shared port {SHARED_POSTGRES_PORT}.")
+        self.bin = _postgres_bin()
+        self.user = "postgres" if os.geteuid() == 0 else None
+        # Not under pytest's tmp_path: its root is private to this user, and the server runs as `postgres`.
+        self.dir = Path(tempfile.mkdtemp(prefix="clinic-faults-pg-"))
+        if self.user:
+            shutil.chown(self.dir, user=self.user)
+        self.data = self.dir / "data"
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run(
+            args, user=self.user, cwd=self.dir, capture_output=True, text=True, timeout=60, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed: {result.stdout}{result.stderr}")
+
+    def init(self) -> None:
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync",
+            "-E", "UTF8", "--locale=C.UTF-8",
+        )  # fmt: skip
+        # The server's options live in the cluster, so `pg_ctl restart` keeps them.
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.dir}'\n"
+                # Test data only: no need to survive a power cut, and it starts and stops faster.
+                "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n"
+            )
+
+    def pg_ctl(self, action: str) -> None:
+        """start, stop or restart (fast shutdown: open sessions are terminated), waiting for it."""
+        args = [str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60", "-m", "fast"]
+        if action != "stop":
+            args += ["-l", str(self.dir / "server.log")]
+        self._run(*args, action)
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(
+                [str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", "immediate", "stop"],
+                user=self.user, capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    server = ThrowawayPostgres()
+    try:
+        server.init()
+        server.pg_ctl("start")
+        yield server
+    finally:
+        server.remove()
+
+
+def copy_test_database(to: ThrowawayPostgres, dbname: str) -> str:
+    """The test database as it is now (migrated schema, committed rows) in a new database of
+    the throwaway cluster, by pg_dump | pg_restore (a migrate there takes ten times as long);
+    its URL."""
+    with psycopg.connect(to.url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(dbname)))
+    dump = subprocess.run(
+        ["pg_dump", "--dbname", database_url(), "--format=custom", "--no-owner", "--no-privileges"],
+        capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    subprocess.run(
+        ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--dbname", to.url(dbname)],
+        input=dump.stdout, capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    return to.url(dbname)
+
+
+class WebServer:
+    """`gunicorn clinic.wsgi` with one sync worker (so one PostgreSQL connection, kept across
+    requests for DATABASE_CONN_MAX_AGE as in production), in its own process group."""
+
+    def __init__(self, *, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.env, self.log = env, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "gunicorn", "clinic.wsgi", "--bind", f"127.0.0.1:{self.port}"]
+        command += ["--workers", "1", "--timeout", "60", "--graceful-timeout", "2", "--access-logfile", "-"]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for(self.answers, timeout=60, what="gunicorn to answer /healthz")
+
+    def answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def workers(self) -> set[int]:
+        """The pids of gunicorn's worker processes: a worker that died and was replaced shows here."""
+        if self.process is None:
+            return set()
+        return {p.pid for p in processes() if p.parent == self.process.pid}
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+
+@pytest.fixture
+def web(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., WebServer]]:
+    """Start the web process with the workers' environment overridden by keyword; stopped
+    at the end of the test."""
+    started: list[WebServer] = []
+
+    def start(**overrides: str) -> WebServer:
+        server = WebServer(env={**worker_env, **overrides}, log=tmp_path / f"web-{len(started)}.log")
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

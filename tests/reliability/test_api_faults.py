@@ -1,0 +1,135 @@
+"""The web process survives its dependencies' faults (issue 9, "Faults"): gunicorn serving the
+app against a PostgreSQL cluster of the test's own that is restarted and stopped under it, and
+against a Redis of its own that is stopped. Requests fail cleanly (a 503 in the one error shape,
+at once, not a 500 or a hang) and the same worker serves again when the dependency is back.
+Nothing here stops the shared PostgreSQL on 5432 or the shared Redis on 6379."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import httpx
+import psycopg
+import pytest
+from django.db import InterfaceError, OperationalError
+from django.test import Client
+from knox.models import AuthToken
+
+from clinic import urls
+from clinic.api.authentication import TokenAuthentication
+from clinic.roles import Role
+from tests.reliability.conftest import ThrowawayPostgres, copy_test_database
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Bounded, not timed: a request that hangs fails the test here instead of stalling the run.
+REQUEST_TIMEOUT = 30
+APP_NAME = "faults-web"
+
+
+def assert_unavailable(response: httpx.Response, *, content_type: str = "application/json") -> dict[str, Any]:
+    """A 503 in the one error shape, with a Retry-After the client can follow."""
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.headers["Content-Type"].startswith(content_type)
+    if content_type != "application/json":
+        return {}
+    body = response.json()
+    assert set(body) == {"message", "extra"}
+    assert body["message"]
+    assert body["extra"] == {"unavailable": "database"}
+    return body
+
+
+def web_backends(cluster: ThrowawayPostgres, dbname: str) -> set[int]:
+    """The web process's PostgreSQL sessions on the throwaway cluster."""
+    with psycopg.connect(cluster.url(dbname), autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [APP_NAME]).fetchall()
+    return {pid for (pid,) in rows}
+
+
+@pytest.fixture
+def staff(make_user) -> dict[str, Any]:
+    """A clinic administrator with an API token and an admin session, in the test database
+    (committed: the test is transactional), to be copied to the throwaway cluster."""
+    user = make_user(Role.CLINIC_ADMIN)
+    _, token = AuthToken.objects.create(user=user)
+    admin = Client()
+    admin.force_login(user)
+    return {"user": user, "token": token, "session": admin.cookies["sessionid"].value}
+
+
+def test_a_postgresql_restart_and_outage_fail_requests_cleanly_and_the_same_worker_recovers(
+    throwaway_postgres, web, staff
+):
+    dbname = "clinic_faults"
+    url = copy_test_database(throwaway_postgres, dbname)
+    server = web(DATABASE_URL=f"{url}?application_name={APP_NAME}")
+    api = httpx.Client(
+        base_url=server.url, timeout=REQUEST_TIMEOUT, headers={"Authorization": f"Token {staff['token']}"}
+    )
+    admin = httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT, cookies={"sessionid": staff["session"]})
+    login = {"username": staff["user"].username, "password": "x" * 20}
+    workers = server.workers()
+    assert len(workers) == 1
+
+    def me() -> httpx.Response:
+        return api.get("/api/v1/auth/me/")
+
+    assert me().status_code == 200
+    held = web_backends(throwaway_postgres, dbname)
+    assert len(held) == 1  # the worker keeps its connection between requests (DATABASE_CONN_MAX_AGE)
+
+    # A restart ends that session under the app; the health check replaces it before use.
+    throwaway_postgres.pg_ctl("restart")
+    assert me().status_code == 200
+    assert api.get("/api/v1/locations/").status_code == 200
+    assert web_backends(throwaway_postgres, dbname).isdisjoint(held)
+
+    # Down: every request that needs the database is a 503 in the error shape, whatever it is.
+    throwaway_postgres.pg_ctl("stop")
+    assert_unavailable(me())
+    assert_unavailable(api.get("/api/v1/locations/"))
+    assert_unavailable(httpx.post(f"{server.url}/api/v1/auth/token/", json=login, timeout=REQUEST_TIMEOUT))
+    assert_unavailable(admin.get("/admin/jsi18n/"), content_type="text/html")  # the admin: its session lookup
+    ready = server_get(server, "/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["extra"]["checks"] == {"database": "unreachable", "broker": "ok"}
+    assert server_get(server, "/healthz").status_code == 200  # alive: an orchestrator must not restart it
+
+    # Back: the same worker serves again, on a new connection; nothing was restarted.
+    throwaway_postgres.pg_ctl("start")
+    assert me().status_code == 200
+    assert admin.get("/admin/jsi18n/").status_code == 200
+    assert server_get(server, "/readyz").status_code == 200
+    assert server.workers() == workers
+
+
+def server_get(server, path: str) -> httpx.Response:
+    return httpx.get(f"{server.url}{path}", timeout=REQUEST_TIMEOUT)
+
+
+# --- the same answers in the process, without a server to stop ----------------------------------
+
+
+def test_an_api_view_meeting_a_database_outage_answers_503_in_the_error_shape(clinician_client):
+    with mock.patch.object(TokenAuthentication, "authenticate", side_effect=OperationalError("connection refused")):
+        response = clinician_client.get("/api/v1/auth/me/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["extra"] == {"unavailable": "database"}
+
+
+@pytest.mark.parametrize(("path", "content_type"), [("/api/v1/x/", "application/json"), ("/admin/", "text/html")])
+def test_an_outage_met_outside_an_api_view_is_a_503_too_and_any_other_error_still_a_500(rf, path, content_type):
+    request = rf.get(path)
+    try:
+        raise InterfaceError("connection already closed")
+    except InterfaceError:
+        response = urls.handler500(request)
+    assert (response.status_code, response["Content-Type"].split(";")[0]) == (503, content_type)
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        assert urls.handler500(request).status_code == 500
