@@ -33,7 +33,11 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value: Any) -> Any:
         if isinstance(value, str) and value.strip():
-            parsed = parse_datetime(value.strip())
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                # Well formed but not a time ("12:99"): DRF's own parsing below refuses it with a 400.
+                parsed = None
             if parsed is not None and parsed.tzinfo is None:
                 raise serializers.ValidationError(
                     "Give the time with its UTC offset, e.g. 2026-11-24T10:00:00-05:00 (or Z for UTC)."

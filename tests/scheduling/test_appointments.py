@@ -173,3 +173,10 @@ def test_billing_cannot_book_and_an_off_team_clinician_cannot_see_the_patient(
 def test_unauthenticated_is_401(api_client):
     assert api_client.get("/api/v1/sessions/").status_code == 401
     assert api_client.post("/api/v1/sessions/", {}).status_code == 401
+
+
+def test_an_impossible_time_is_a_400_not_a_500(desk, admitted, therapist, location):
+    # Found by the schema fuzzer: "12:99" has the shape of a time, and parsing it raised.
+    response = book(desk, admitted(), [therapist], location, starts_at="2026-11-24T12:99:00Z")
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == {"starts_at"}
