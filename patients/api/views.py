@@ -256,7 +256,12 @@ class DisclosureViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedVie
         return Response(DisclosureOutputSerializer(disclosure).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=DisclosureOutputSerializer(many=True))
-    @action(detail=False, methods=["get"], url_path=r"accounting/(?P<patient_id>[0-9a-fA-F-]{32,36})")
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path=r"accounting/(?P<patient_id>[0-9a-fA-F-]{32,36})",
+        pagination_class=None,
+    )
     def accounting(self, request: Request, patient_id: str) -> Response:
         """The patient's accounting of disclosures: every disclosure in the last 3 years (42 CFR 2.25)."""
         patient = self.visible_patient(UUID(patient_id))

@@ -269,7 +269,7 @@ class BookingViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
         return Response(BookingOutputSerializer(self.base_queryset().get(pk=booking.pk)).data)
 
     @extend_schema(responses=ReminderOutputSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def reminders(self, request: Request, id: str) -> Response:
         """The booking's reminders and where each stands (never the text)."""
         booking = self.get_object()

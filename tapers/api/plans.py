@@ -124,7 +124,7 @@ class TaperPlanViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedView
         request=TaperPlanVersionCreateInputSerializer,
         responses={201: TaperPlanVersionOutputSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def versions(self, request: Request, id: str) -> Response:
         """GET: every version with its inputs, steps and digest (what an approver reads).
         POST (prescribers): a new version from the engine; the approved one stays in force until
@@ -154,7 +154,7 @@ class TaperPlanViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedView
     @extend_schema(
         methods=["POST"], request=TaperStepsEditInputSerializer, responses={201: TaperPlanVersionOutputSerializer}
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def steps(self, request: Request, id: str) -> Response:
         """GET: the steps the patient follows (or one version's, ?version=N), with any days shifted
         by holds. POST (prescribers): steps entered or edited by hand, checked against the rules,
