@@ -6,7 +6,10 @@ from django.contrib.auth import get_permission_codename, get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django_otp.plugins.otp_totp import admin as otp_totp_admin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.admin_audit import GuardedHistoryAdmin, ReadOnlyModelAdmin
 from clinic.models import AuditEvent, LevelOfCare, Location, Room, StaffProfile
@@ -147,3 +150,21 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "occurred_at"
     list_per_page = 100
     show_full_result_count = False  # counting millions of rows on every page is slow
+
+
+class TOTPDeviceAdmin(otp_totp_admin.TOTPDeviceAdmin):
+    """Where an administrator adds a user's authenticator (django-otp's admin: the QR code a
+    phone scans is under "QR Code" once the device is saved); a device id that does not
+    exist is a 404 here, not the 500 of django-otp's own views."""
+
+    def config_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        get_object_or_404(TOTPDevice, pk=pk)
+        return super().config_view(request, pk)
+
+    def qrcode_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        get_object_or_404(TOTPDevice, pk=pk)
+        return super().qrcode_view(request, pk)
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, TOTPDeviceAdmin)

@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "phonenumber_field",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # Our apps, in dependency order: a later app may import an earlier one, never the reverse.
     "clinic",
     "patients",
@@ -72,9 +75,21 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After AuthenticationMiddleware: marks request.user verified by their TOTP device.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "clinic.security.AdminContentSecurityPolicyMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a login refused for lockout into clinic.security.lockout_response.
+    "axes.middleware.AxesMiddleware",
+]
+
+# The axes backend comes first: it refuses a locked-out username+address before any
+# password is checked (so a correct password does not end a lockout early).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -104,6 +119,9 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Staff read 42 CFR Part 2 records: 12 characters at least (NIST SP 800-63B asks for 8 and
+# more where the stakes are higher), no common or all-digit passwords, nothing like the
+# username or name. Applied by createsuperuser, changepassword and the admin's user forms.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -224,6 +242,39 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sent by SecurityMiddleware (Django's default, named here so the header is a decision).
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# --- Login: lockout (django-axes) and the admin's second factor (django-otp) ---------------
+# Failed logins are counted per username *and* client address together, for the admin's
+# login form and POST /api/v1/auth/token/ alike. Per username alone, anyone on the internet
+# could lock the on-call prescriber out by typing their username wrong five times; per
+# address alone, one nurse mistyping behind the clinic's shared NAT address would lock out
+# the whole front desk. Spraying one common password over many usernames is what the pair
+# does not stop; the password validators above refuse the common passwords it relies on.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Hours a lockout lasts after the last failed attempt (a failure during it starts it again).
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)
+# A successful login clears the failures of that username from that address.
+AXES_RESET_ON_SUCCESS = True
+# The same client address the audit log records (NUM_PROXIES trusted proxies, X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "clinic.security.client_ip"
+# The one JSON error shape under /api/, an admin page elsewhere; 429 with Retry-After.
+AXES_LOCKOUT_CALLABLE = "clinic.security.lockout_response"
+# Axes keeps the failed attempt's form fields; never the password, CSRF token or TOTP code.
+AXES_SENSITIVE_PARAMETERS = ["csrfmiddlewaretoken", "otp_token"]
+# Every failed login is kept (AccessFailureLog, the last 1000 per username), for log-in
+# monitoring; lockout counters are reset, this log is not. Successful logins are not logged
+# by axes: its access log would open an empty session for every API token login.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_DISABLE_ACCESS_LOG = True
+# A staff user with a confirmed TOTP device always gives its code at the admin login;
+# with this on, staff without one cannot log in to the admin at all.
+ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=False)
+# The issuer an authenticator app shows next to the code; neutral by default, as a phone's
+# screen must not reveal addiction treatment.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Clinic")
 
 # --- Outbound messages ----------------------------------------------------------------
 # django-environ understands smtp://user:pass@host:587/?tls=True, consolemail://, filemail://...

@@ -11,6 +11,12 @@ from clinic.roles import roles_of
 class TokenObtainInputSerializer(serializers.Serializer[Any]):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    otp_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=16,
+        help_text="The current code of the user's authenticator app; required when the user has one.",
+    )
 
 
 class TokenOutputSerializer(serializers.Serializer[Any]):

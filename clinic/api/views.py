@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
@@ -24,10 +25,16 @@ from clinic.api.serializers import (
 )
 from clinic.api.viewsets import ReadOnlyViewSet
 from clinic.errors import ApplicationError
+from clinic.security import SecondFactorRefused, second_factor_check
 
 
 class TokenObtainView(APIView):
-    """Exchange a username and password for an API token."""
+    """Exchange a username and password (and the authenticator code of a user who has one)
+    for an API token.
+
+    Failed logins count toward the lockout (django-axes, per username and address): once
+    locked, this answers 429 in the error shape (clinic.security.lockout_response).
+    """
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -45,7 +52,16 @@ class TokenObtainView(APIView):
                 "administrator if your account is locked or inactive.",
                 status_code=status.HTTP_400_BAD_REQUEST,
             )
+        try:
+            # The second factor is the admin's and the API's alike, or a token would get round it.
+            second_factor_check(
+                user=user, token=data.validated_data.get("otp_token", ""), request=request._request, required=False
+            )
+        except SecondFactorRefused as refused:
+            raise ApplicationError(refused.message, extra={"code": refused.code}) from None
         instance, token = AuthToken.objects.create(user=user)
+        # Only now is the login complete: django-axes clears this username's failures from this address.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         return Response(TokenOutputSerializer({"token": token, "expiry": instance.expiry}).data)
 
 
