@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.apps import AppConfig, apps
 from django.contrib.admin import apps as admin_apps
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
@@ -76,7 +76,12 @@ class ClinicConfig(DomainAppConfig):
         seed_clinic(out)
 
     def ready(self) -> None:
+        from django.conf import settings
+
+        from clinic.security import revoke_api_tokens
+
         post_migrate.connect(sync_role_groups, dispatch_uid="clinic.sync_role_groups")
+        post_save.connect(revoke_api_tokens, sender=settings.AUTH_USER_MODEL, dispatch_uid="clinic.revoke_api_tokens")
 
 
 def domain_app_configs() -> list[DomainAppConfig]:

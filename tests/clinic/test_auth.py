@@ -140,3 +140,67 @@ def test_the_nightly_sweep_deletes_only_expired_tokens(make_user, client_for):
         assert delete_expired_tokens() == 0
         assert client.get(ME_URL).status_code == 200
     assert list(AuthToken.objects.values_list("user", flat=True)) == [fresh.pk]
+
+
+# --- Revocation when the credentials change ----------------------------------------------------
+# A clinic expects a new password (the old one was shared, a laptop was lost) and a closed
+# account (someone left) to end every way in: the API's tokens here, the admin's sessions by
+# Django's own session hash and inactive-user checks.
+
+
+def test_a_new_password_revokes_every_api_token_and_admin_session_of_the_user(make_user, client_for, client):
+    user, colleague = make_user(Role.CLINICIAN), make_user(Role.CLINICIAN)
+    laptop, phone, other = client_for(user), client_for(user), client_for(colleague)
+    client.force_login(user)
+    user.set_password("a-new-long-passphrase-91")
+    user.save()
+    assert laptop.get(ME_URL).status_code == 401
+    assert phone.get(ME_URL).status_code == 401
+    assert other.get(ME_URL).status_code == 200
+    assert client.get("/admin/").status_code == 302
+    assert not AuthToken.objects.filter(user=user).exists()
+
+
+def test_the_admins_change_password_form_revokes_the_users_tokens(make_user, client_for, client):
+    user = make_user(Role.CLINICIAN)
+    laptop = client_for(user)
+    client.force_login(make_user(is_superuser=True))
+    response = client.post(
+        f"/admin/auth/user/{user.pk}/password/",
+        {"password1": "a-new-long-passphrase-91", "password2": "a-new-long-passphrase-91", "usable_password": "true"},
+    )
+    assert response.status_code == 302
+    assert laptop.get(ME_URL).status_code == 401
+
+
+def test_closing_an_account_deletes_its_tokens_and_ends_its_admin_session(make_user, client_for, client):
+    user = make_user(Role.CLINICIAN)
+    laptop = client_for(user)
+    client.force_login(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert not AuthToken.objects.filter(user=user).exists()
+    assert laptop.get(ME_URL).status_code == 401
+    assert client.get("/admin/").status_code == 302
+
+
+def test_logging_in_again_keeps_the_users_other_tokens(api_client, make_user, client_for):
+    user = make_user(Role.NURSE, username="nurse1")
+    laptop = client_for(user)
+    assert api_client.post(TOKEN_URL, {"username": "nurse1", "password": PASSWORD}, format="json").status_code == 200
+    user.refresh_from_db()
+    assert user.last_login is not None  # a save of the user that is not a new password
+    assert laptop.get(ME_URL).status_code == 200
+    assert AuthToken.objects.filter(user=user).count() == 2
+
+
+def test_a_password_hash_upgraded_at_login_revokes_nothing(make_user, client_for, settings):
+    user = make_user(Role.NURSE)
+    laptop = client_for(user)
+    # A new preferred hasher: the next password check rehashes and saves the password field.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+    old_hash = user.password
+    assert user.check_password(PASSWORD)
+    user.refresh_from_db()
+    assert user.password != old_hash
+    assert laptop.get(ME_URL).status_code == 200
