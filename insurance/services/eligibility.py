@@ -15,7 +15,6 @@ import re
 import uuid
 from datetime import date
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +25,7 @@ from django.utils import timezone
 from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction
+from clinic.queueing import enqueue_on_commit
 from clinic.roles import require_role
 from insurance import benefits as rules
 from insurance.clearinghouse import ClearinghouseError, get_backend, new_payload_id
@@ -183,7 +183,7 @@ def eligibility_check_request(
     if mode == CheckMode.HTTP:
         from insurance.tasks import eligibility_check_send
 
-        transaction.on_commit(partial(eligibility_check_send.delay, check.pk))
+        enqueue_on_commit(eligibility_check_send, check.pk)
     return check
 
 

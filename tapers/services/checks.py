@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +28,7 @@ from rest_framework import status
 from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict, NotFound
 from clinic.models import AuditAction
+from clinic.queueing import enqueue_on_commit
 from clinic.roles import CLINICAL_ROLES, require_role
 from patients.models import CareTeamMember, Patient
 from tapers import ciwa
@@ -127,7 +127,7 @@ def withdrawal_check_record(
         from tapers.tasks.plans import alert_care_team
 
         # Ids only cross the queue; the task runs once the check (and the hold) are committed.
-        transaction.on_commit(partial(alert_care_team.delay, check.pk))
+        enqueue_on_commit(alert_care_team, check.pk)
     audit_record(
         audit_target_for(check, patient_path="patient"),
         action=AuditAction.CREATE,

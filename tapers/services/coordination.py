@@ -32,6 +32,7 @@ from django.utils import timezone
 from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict, Forbidden
 from clinic.models import AuditAction
+from clinic.queueing import enqueue_on_commit
 from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients.access import clinically_visible_patients
 from patients.consents import REDISCLOSURE_NOTICE
@@ -304,8 +305,9 @@ def _send(communication: Communication, *, by: Any, request: HttpRequest | None)
         _gate(communication)
         communication.status = CommunicationStatus.QUEUED
         communication.save()
-        pk = communication.pk
-        transaction.on_commit(lambda: _enqueue_send(pk))
+        from tapers.tasks.coordination import send_communication
+
+        enqueue_on_commit(send_communication, communication.pk)
     else:
         _release(communication, by=by, request=request)
         communication.status = CommunicationStatus.TO_SEND_BY_STAFF
@@ -326,12 +328,6 @@ def _check_still_consented(communication: Communication) -> None:
             "consent and send the letter again if the patient agrees.",
             extra={"revoked_consent": str(consent.public_id)},
         )
-
-
-def _enqueue_send(pk: int) -> None:
-    from tapers.tasks.coordination import send_communication
-
-    send_communication.delay(pk)
 
 
 @transaction.atomic

@@ -6,20 +6,28 @@ Nothing here stops the shared PostgreSQL on 5432 or the shared Redis on 6379."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from unittest import mock
 
 import httpx
 import psycopg
 import pytest
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.test import Client
 from knox.models import AuthToken
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from clinic import urls
 from clinic.api.authentication import TokenAuthentication
+from clinic.queueing import enqueue_on_commit
 from clinic.roles import Role
+from patients.models import Patient
+from tapers.models import WithdrawalCheck
+from tests.patients.factories import PatientFactory, put_on_care_team
 from tests.reliability.conftest import ThrowawayPostgres, copy_test_database
+from tests.tapers.test_checks import scores
+from tests.utils import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,6 +118,34 @@ def server_get(server, path: str) -> httpx.Response:
     return httpx.get(f"{server.url}{path}", timeout=REQUEST_TIMEOUT)
 
 
+def test_with_redis_down_the_api_and_the_admin_keep_working(redis_server, web, make_user, staff):
+    """The only use of Redis is the Celery broker (the cache, throttling, sessions and login
+    lockouts are in the process or in PostgreSQL). A request whose work enqueues a task after
+    commit still succeeds with the broker stopped: the record is written, and the request is
+    answered as usual."""
+    server = web(DATABASE_URL=database_url(), EMAIL_URL="consolemail://")
+    nurse = make_user(Role.NURSE)
+    patient: Patient = PatientFactory.create()
+    put_on_care_team(patient, nurse)
+    _, token = AuthToken.objects.create(user=nurse)
+    api = httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT, headers={"Authorization": f"Token {token}"})
+    admin = httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT, cookies={"sessionid": staff["session"]})
+    redis_server.stop()
+
+    ready = server_get(server, "/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["extra"]["checks"] == {"database": "ok", "broker": "unreachable"}
+
+    # A moderate withdrawal check holds and alerts the care team through a task.
+    response = api.post("/api/v1/withdrawal-checks/", json={"patient": str(patient.public_id), "items": scores(25)})
+    assert response.status_code == 201, response.text
+    assert response.json()["hold"] is True
+    assert WithdrawalCheck.objects.filter(patient=patient, hold=True).count() == 1
+    assert api.get("/api/v1/auth/me/").status_code == 200
+    assert admin.get("/admin/jsi18n/").status_code == 200
+    assert "could not enqueue tapers.tasks.plans.alert_care_team" in server.log.read_text()
+
+
 # --- the same answers in the process, without a server to stop ----------------------------------
 
 
@@ -133,3 +169,15 @@ def test_an_outage_met_outside_an_api_view_is_a_503_too_and_any_other_error_stil
         raise ValueError("a bug")
     except ValueError:
         assert urls.handler500(request).status_code == 500
+
+
+def test_an_enqueue_the_broker_refuses_is_logged_and_the_commit_stands(caplog, make_user):
+    task = mock.Mock(**{"delay.side_effect": BrokerUnavailable("down")})
+    task.name = "tapers.tasks.plans.alert_care_team"  # Mock(name=...) names the mock itself
+    with caplog.at_level(logging.ERROR, logger="clinic.queueing"), transaction.atomic():
+        user = make_user(Role.NURSE)
+        enqueue_on_commit(task, 41, 42)
+        task.delay.assert_not_called()  # not before the commit
+    task.delay.assert_called_once_with(41, 42)
+    assert "could not enqueue tapers.tasks.plans.alert_care_team(41, 42): the broker is unavailable" in caplog.text
+    assert type(user).objects.filter(pk=user.pk).exists()
