@@ -39,9 +39,20 @@ def validated(obj: models.Model, *, exclude: list[str] | None = None) -> None:
 
 
 @contextmanager
-def refusing_conflicts(messages: dict[str, str]) -> Iterator[None]:
+def refusing_conflicts(
+    messages: dict[str, str], *, serialized_on: tuple[type[models.Model], Any] | None = None
+) -> Iterator[None]:
     """Run the writes in a savepoint; a named constraint that refuses them is a 409 (or a 400 for
-    a check constraint) with its message, also when two requests race."""
+    a check constraint) with its message, also when two requests race.
+
+    `serialized_on` (a model and a primary key) is row-locked first, inside the caller's
+    transaction. Two inserts that break an exclusion constraint at the same moment can deadlock
+    in PostgreSQL, each waiting for the other's new row while checking it, and the loser gets
+    "deadlock detected" (a 500) instead of the constraint (a 409). With the row that scopes the
+    constraint locked, the second write waits, then meets the first's committed row."""
+    if serialized_on is not None:
+        model, pk = serialized_on
+        model._default_manager.select_for_update().filter(pk=pk).values_list("pk").get()
     try:
         with transaction.atomic():
             yield

@@ -54,7 +54,8 @@ _SELF_CLEARING = frozenset({AlertKind.REVIEW_DUE, AlertKind.UNITS_RUNNING_OUT, A
 
 def _save(authorization: Authorization) -> Authorization:
     validated(authorization, exclude=["coverage", "level", "created_by"])
-    with refusing_conflicts(constraint_messages(Authorization)):
+    # Approved authorizations of one coverage and level may not overlap (an exclusion constraint).
+    with refusing_conflicts(constraint_messages(Authorization), serialized_on=(Coverage, authorization.coverage_id)):
         authorization.save()
     return authorization
 

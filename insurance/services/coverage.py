@@ -68,7 +68,8 @@ def _coverage_save(coverage: Coverage) -> Coverage:
             extra={"fields": {"payer": ["Inactive."]}},
         )
     validated(coverage, exclude=["patient", "payer", "created_by"])
-    with refusing_conflicts(constraint_messages(Coverage)):
+    # One coverage per patient and priority on any day (an exclusion constraint).
+    with refusing_conflicts(constraint_messages(Coverage), serialized_on=(Patient, coverage.patient_id)):
         coverage.save()
     return coverage
 
