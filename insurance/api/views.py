@@ -54,12 +54,20 @@ from patients.access import scope_to_visible_patients
 from patients.api.base import PatientScopedViewSet
 
 
+class PayerFilter(django_filters.FilterSet):
+    is_active = StrictBooleanFilter()
+
+    class Meta:
+        model = Payer
+        fields = ["is_active"]
+
+
 class PayerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PublicIdViewSet):
     """Payers (no patient data): any insurance role reads, the desk and billing keep them."""
 
     serializer_class = PayerOutputSerializer
     allowed_roles = INSURANCE_READERS
-    filterset_fields = ["is_active"]
+    filterset_class = PayerFilter
 
     def get_queryset(self) -> QuerySet[Payer]:
         return selectors.payer_list()

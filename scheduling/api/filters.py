@@ -3,6 +3,7 @@ from uuid import UUID
 import django_filters
 from django.db.models import QuerySet
 
+from clinic.api.filters import StrictBooleanFilter
 from scheduling.models import Booking, OptOut, Session, SessionStaff, StaffTask
 
 
@@ -53,9 +54,7 @@ class BookingFilter(_RangeFilterSet):
 
 
 class StaffTaskFilter(django_filters.FilterSet):
-    open = django_filters.BooleanFilter(
-        field_name="done_at", lookup_expr="isnull", help_text="true: still to do; false: done."
-    )
+    open = StrictBooleanFilter(field_name="done_at", lookup_expr="isnull", help_text="true: still to do; false: done.")
     patient = django_filters.UUIDFilter(field_name="patient__public_id")
 
     class Meta:

@@ -62,7 +62,8 @@ class MedicationViewSet(ReadOnlyViewSet):
 class PrescriberFilter(django_filters.FilterSet):
     npi = django_filters.CharFilter()
     name = django_filters.CharFilter(lookup_expr="icontains")
-    internal = django_filters.BooleanFilter(field_name="staff", lookup_expr="isnull", exclude=True)
+    internal = StrictBooleanFilter(field_name="staff", lookup_expr="isnull", exclude=True)
+    is_active = StrictBooleanFilter()
 
     class Meta:
         model = Prescriber

@@ -162,3 +162,10 @@ def test_coverage_dates_are_whole_days(billing_client, patient, payer):
     )
     assert response.status_code == 400
     assert "effective_on" in response.json()["extra"]["fields"]
+
+
+def test_a_payer_filter_that_is_not_true_or_false_is_a_400(billing_client, payer):
+    # Found by the schema fuzzer: django-filter's BooleanFilter ignored "null" and listed every payer.
+    response = billing_client.get("/api/v1/payers/?is_active=null")
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == {"is_active"}

@@ -195,3 +195,10 @@ def test_the_opt_out_list_keeps_its_query_count(desk, texted, django_assert_max_
         stop_one()
     with django_assert_max_num_queries(count):
         assert len(desk.get("/api/v1/opt-outs/").json()["results"]) == 5
+
+
+def test_a_staff_task_filter_that_is_not_true_or_false_is_a_400(desk):
+    # Found by the schema fuzzer: django-filter's BooleanFilter ignored "null" and listed every task.
+    response = desk.get("/api/v1/staff-tasks/?open=null")
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == {"open"}

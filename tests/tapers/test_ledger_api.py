@@ -258,3 +258,11 @@ def test_a_clinician_off_the_team_sees_nothing_until_they_break_the_glass(make_u
     assert BreakGlassGrant.objects.filter(user=outsider).exists()
     assert client.get(f"/api/v1/prescriptions/{rx.public_id}/").status_code == 200
     assert AuditEvent.objects.filter(action=AuditAction.READ, actor=outsider, object_id=str(rx.public_id)).exists()
+
+
+@pytest.mark.parametrize("query", ["is_active=null", "internal=yes"])
+def test_a_prescriber_filter_that_is_not_true_or_false_is_a_400(client_for, doctor, query):
+    # Found by the schema fuzzer: django-filter's BooleanFilter ignored "null" and listed everyone.
+    response = client_for(doctor).get(f"/api/v1/prescribers/?{query}")
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == {query.split("=")[0]}
