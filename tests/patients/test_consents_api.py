@@ -95,6 +95,10 @@ def test_an_expired_consent_covers_nothing(desk):
         ({"expires_on": None}, "expiry date or an expiry event"),
         ({"signature_method": "verbal_witnessed"}, "witness"),
         ({"expires_on": "2026-10-01"}, "cannot expire before"),
+        # Found by the schema fuzzer: a year-109 signature was stored and read back with a
+        # -04:56:02 offset (New York's local mean time), which is no RFC 3339 date-time.
+        ({"signed_at": "0109-06-03T19:57:06Z"}, "before the patient was born"),
+        ({"signed_at": "2026-11-24T10:00:00-05:00"}, "signed in the future"),
     ],
 )
 def test_an_incomplete_consent_is_refused(desk, changes, message):
