@@ -261,3 +261,20 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
+
+
+class LicenceExpiryNotice(models.Model):
+    """The day's licence-expiry email to the clinic administrators, once sent. The daily task is
+    acknowledged late, so a worker that dies during it has it run again, and beat may run it twice
+    around a restart: the row, taken in the transaction that sends the email, makes the second
+    run of a day send nothing."""
+
+    sent_on = models.DateField(unique=True)
+    items = models.PositiveIntegerField(help_text="Licences and accreditations the email listed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_on"]
+
+    def __str__(self) -> str:
+        return f"Licence expiry notice of {self.sent_on}"

@@ -7,16 +7,20 @@ from datetime import date
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.db import transaction
 
 from clinic import selectors
+from clinic.models import LicenceExpiryNotice
 from clinic.roles import Role
 
 
+@transaction.atomic
 def licence_expiry_notice_send(*, today: date) -> int:
     """Email the clinic administrators what lapses within the warning window.
 
-    Returns the number of expiring items. Sends nothing when none are expiring or no
-    administrator has an email address. Holds no patient data.
+    Returns the number of expiring items. Sends nothing when none are expiring, when no
+    administrator has an email address, or when the day's notice went already (a redelivered
+    or repeated run: it returns 0). Holds no patient data.
     """
     within = settings.LICENCE_EXPIRY_WARNING_DAYS
     lines: list[str] = []
@@ -43,6 +47,11 @@ def licence_expiry_notice_send(*, today: date) -> int:
         .distinct()
     )
     if recipients:
+        # The day's row first: a second run waits on its unique index until this one commits, then
+        # finds it. A worker killed after the email left but before the commit sends it once more.
+        _, first = LicenceExpiryNotice.objects.get_or_create(sent_on=today, defaults={"items": len(lines)})
+        if not first:
+            return 0
         body = f"These licences and accreditations lapse within {within} days (or already have):\n\n" + "\n".join(
             f"- {line}" for line in sorted(lines)
         )

@@ -40,6 +40,22 @@ from scheduling.services.bookings import booking_create
 from scheduling.services.reminders import reminders_dispatch
 from scheduling.tasks import send_reminder
 from tests.clinic.factories import LocationFactory
+
+# The insurance and scheduling clinic (a frozen clock, an IOP track, an insured patient), for
+# test_tasks_twice.py: fixtures from other directories' conftests are not seen here otherwise.
+from tests.insurance.conftest import (  # noqa: F401  (fixtures, re-exported for pytest)
+    admitted,
+    billing,
+    clock,
+    location,
+    make_coverage,
+    make_track,
+    payer,
+    room,
+    staff_of,
+    therapist,
+)
+from tests.insurance.test_authorizations import iop_patient  # noqa: F401  (a fixture)
 from tests.patients.factories import PatientFactory
 from tests.utils import ROOT, database_url
 
