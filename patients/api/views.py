@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic.api.parsers import SafeJSONParser
-from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, PatientDataViewSet
+from clinic.api.viewsets import UUID_PATTERN, AuditedListMixin, AuditedRetrieveMixin, PatientDataViewSet
 from clinic.errors import ApplicationError, Forbidden, NotFound
 from clinic.models import AuditAction
 from clinic.roles import require_role
@@ -259,7 +259,9 @@ class DisclosureViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedVie
     @action(
         detail=False,
         methods=["get"],
-        url_path=r"accounting/(?P<patient_id>[0-9a-fA-F-]{32,36})",
+        # The same id pattern as every {id}: "-3d83Ef2CD08A-262fc4bEdC5-74Cd3-" passed [0-9a-fA-F-]{32,36}
+        # and UUID() raised on it (a 500); now it is a 404 at the URL.
+        url_path=rf"accounting/(?P<patient_id>{UUID_PATTERN})",
         pagination_class=None,
     )
     def accounting(self, request: Request, patient_id: str) -> Response:

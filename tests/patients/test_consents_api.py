@@ -167,3 +167,10 @@ def test_a_revocation_that_wins_the_race_stops_the_disclosure(desk, make_user, m
     assert "revoked a moment ago" in response.json()["message"]
     assert response.json()["extra"]["revoked_consent"] == str(consent.public_id)
     assert not Disclosure.objects.exists()
+
+
+def test_a_malformed_patient_id_in_the_accounting_url_is_a_404(desk):
+    # Found by the schema fuzzer: the URL took 32-36 hex digits and dashes anywhere, and UUID() raised.
+    response = desk.get("/api/v1/disclosures/accounting/-3d83Ef2CD08A-262fc4bEdC5-74Cd3-/")
+    assert response.status_code == 404
+    assert set(response.json()) == {"message", "extra"}
