@@ -11,6 +11,8 @@ DEV = DEBUG=$${DEBUG:-true}
 WEB_HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
 export WEB_HOST WEB_PORT
+# The suite runs on this many processes (pytest-xdist; one test database and Redis database each).
+PYTEST_WORKERS ?= 2
 
 .PHONY: help uv deps db run test lint format typecheck bench
 
@@ -57,7 +59,7 @@ typecheck: deps
 test: lint typecheck
 	$(DEV) $(UV) run python manage.py makemigrations --check --dry-run
 	$(DEV) $(UV) run python manage.py spectacular --validate --fail-on-warn --file /dev/null
-	$(UV) run pytest
+	$(UV) run pytest --numprocesses=$(PYTEST_WORKERS) --dist=loadfile
 
 bench: deps
 	@BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clinic_bench} $(UV) run python bench/generate.py

@@ -1,3 +1,6 @@
+import os
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -6,7 +9,29 @@ from clinic.roles import Role
 from tests.clinic.factories import UserFactory
 from tests.patients.factories import PatientFactory, put_on_care_team
 
-pytest_plugins = ["tests.fakes.twilio"]
+pytest_plugins = ["tests.fakes.twilio", "tests.privacy"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets its own test database (pytest-django adds the worker
+    to its name) and, from here, its own Redis database: the Celery worker a test starts in
+    process (tests/clinic/test_licence_notice.py) would otherwise take tasks another worker's
+    tests enqueued, with ids of rows in the other database. REDIS_URL's database (15 by
+    default, pyproject.toml) is for gw0, one less for gw1, and so on."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    from django.conf import settings
+
+    from clinic.celery import app
+
+    parts = urlsplit(settings.REDIS_URL)
+    database = int(parts.path.strip("/") or 0) - int(worker.removeprefix("gw"))
+    if database < 1:
+        raise pytest.UsageError(f"too many xdist workers for REDIS_URL {settings.REDIS_URL}: none may use database 0")
+    url = urlunsplit(parts._replace(path=f"/{database}"))
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = url
+    app.conf.update(broker_url=url)
 
 
 @pytest.fixture
