@@ -96,3 +96,18 @@ def test_a_level_band_with_its_bounds_reversed_is_refused():
     level.max_weekly_hours = Decimal("5")
     with pytest.raises(ValidationError, match="upper bound"):
         level.full_clean()
+
+
+@pytest.mark.parametrize("page_size", ["abc", "0", "-3", "1.5", "2&page_size=3"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_a_400(clinician_client, page_size):
+    # Found by the schema fuzzer: DRF fell back to the default page size for any of these.
+    response = clinician_client.get(f"/api/v1/locations/?page_size={page_size}")
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == {"page_size"}
+
+
+def test_a_page_size_above_the_max_gives_the_max(clinician_client):
+    LocationFactory.create_batch(2)
+    response = clinician_client.get("/api/v1/locations/?page_size=100000")
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 2
