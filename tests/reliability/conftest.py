@@ -41,12 +41,12 @@ from scheduling.services.reminders import reminders_dispatch
 from scheduling.tasks import send_reminder
 from tests.clinic.factories import LocationFactory
 
-# The insurance and scheduling clinic (a frozen clock, an IOP track, an insured patient), for
-# test_tasks_twice.py: fixtures from other directories' conftests are not seen here otherwise.
+# The insurance and scheduling clinic (an IOP track, an insured patient), for test_tasks_twice.py:
+# fixtures from other directories' conftests are not seen here otherwise. Not their `clock`, which
+# is autouse there: time frozen here would expire the tokens a live server checks with the real one.
 from tests.insurance.conftest import (  # noqa: F401  (fixtures, re-exported for pytest)
     admitted,
     billing,
-    clock,
     location,
     make_coverage,
     make_track,

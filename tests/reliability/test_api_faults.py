@@ -29,7 +29,8 @@ from tests.reliability.conftest import ThrowawayPostgres, copy_test_database
 from tests.tapers.test_checks import scores
 from tests.utils import database_url
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The live tests' rows must be committed for the web process (and pg_dump) to see them.
+live = pytest.mark.django_db(transaction=True)
 
 # Bounded, not timed: a request that hangs fails the test here instead of stalling the run.
 REQUEST_TIMEOUT = 30
@@ -68,6 +69,7 @@ def staff(make_user) -> dict[str, Any]:
     return {"user": user, "token": token, "session": admin.cookies["sessionid"].value}
 
 
+@live
 def test_a_postgresql_restart_and_outage_fail_requests_cleanly_and_the_same_worker_recovers(
     throwaway_postgres, web, staff
 ):
@@ -118,6 +120,7 @@ def server_get(server, path: str) -> httpx.Response:
     return httpx.get(f"{server.url}{path}", timeout=REQUEST_TIMEOUT)
 
 
+@live
 def test_with_redis_down_the_api_and_the_admin_keep_working(redis_server, web, make_user, staff):
     """The only use of Redis is the Celery broker (the cache, throttling, sessions and login
     lockouts are in the process or in PostgreSQL). A request whose work enqueues a task after
@@ -149,6 +152,7 @@ def test_with_redis_down_the_api_and_the_admin_keep_working(redis_server, web, m
 # --- the same answers in the process, without a server to stop ----------------------------------
 
 
+@pytest.mark.django_db
 def test_an_api_view_meeting_a_database_outage_answers_503_in_the_error_shape(clinician_client):
     with mock.patch.object(TokenAuthentication, "authenticate", side_effect=OperationalError("connection refused")):
         response = clinician_client.get("/api/v1/auth/me/")
@@ -171,6 +175,7 @@ def test_an_outage_met_outside_an_api_view_is_a_503_too_and_any_other_error_stil
         assert urls.handler500(request).status_code == 500
 
 
+@live
 def test_an_enqueue_the_broker_refuses_is_logged_and_the_commit_stands(caplog, make_user):
     task = mock.Mock(**{"delay.side_effect": BrokerUnavailable("down")})
     task.name = "tapers.tasks.plans.alert_care_team"  # Mock(name=...) names the mock itself
