@@ -255,7 +255,8 @@ class DisclosureViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedVie
         )
         return Response(DisclosureOutputSerializer(disclosure).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=DisclosureOutputSerializer(many=True))
+    # filters=False: the accounting is every disclosure of the period, whatever the list's filters.
+    @extend_schema(responses=DisclosureOutputSerializer(many=True), filters=False)
     @action(
         detail=False,
         methods=["get"],
