@@ -153,6 +153,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
+# Scheme and host that links in staff emails start with (https://clinic.example.org): the care
+# team's withdrawal-check alerts, the PDMP recheck reminders. Empty: the link is a path only.
+STAFF_LINK_BASE_URL = env.str("STAFF_LINK_BASE_URL", default="")
+
 # --- Celery -------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
 # Results are never read: tasks record their outcome in PostgreSQL.
@@ -366,8 +370,6 @@ LEDGER_RISK_EQUIVALENCE_TABLE = env.str("LEDGER_RISK_EQUIVALENCE_TABLE", default
 PDMP_RECHECK_DAYS = env.int("PDMP_RECHECK_DAYS", default=90)
 # Largest PDMP report file accepted (bytes).
 PDMP_IMPORT_MAX_BYTES = env.int("PDMP_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
-# Scheme and host the recheck reminder links to (https://clinic.example.org); empty: a path only.
-LEDGER_LINK_BASE_URL = env.str("LEDGER_LINK_BASE_URL", default="")
 
 # --- Tapers: taper plans and withdrawal checks (tapers.services.plans) ----------------------
 # A new plan's CIWA-B hold band (mild, moderate, severe, very_severe): a check at or over it
@@ -385,9 +387,6 @@ TAPER_HOLD_MAX_PULSE = env.int("TAPER_HOLD_MAX_PULSE", default=100)
 TAPER_CHECK_LINK_HOURS = env.int("TAPER_CHECK_LINK_HOURS", default=24)
 # Requests a minute from one address to the check-link endpoints (no login there).
 TAPER_CHECK_LINK_THROTTLE = env.str("TAPER_CHECK_LINK_THROTTLE", default="20/min")
-# Scheme and host the care team's alert emails link to (https://clinic.example.org); empty:
-# the link is a path only.
-TAPER_ALERT_BASE_URL = env.str("TAPER_ALERT_BASE_URL", default="")
 
 # --- Tapers: coordination with outside prescribers (tapers.services.coordination) -----------
 # Sender of letters to outside prescribers' secure addresses (they receive records under a

@@ -27,6 +27,7 @@ from rest_framework import status
 
 from clinic.audit import audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict, NotFound
+from clinic.links import staff_link
 from clinic.models import AuditAction
 from clinic.queueing import enqueue_on_commit
 from clinic.roles import CLINICAL_ROLES, require_role
@@ -139,8 +140,7 @@ def withdrawal_check_record(
 
 
 def _alert_url(check: WithdrawalCheck) -> str:
-    base = settings.TAPER_ALERT_BASE_URL.rstrip("/")
-    return f"{base}/api/v1/withdrawal-checks/{check.public_id}/"
+    return staff_link(f"/api/v1/withdrawal-checks/{check.public_id}/")
 
 
 def alert_body(check: WithdrawalCheck) -> str:

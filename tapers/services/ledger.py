@@ -29,6 +29,7 @@ from simple_history.utils import bulk_create_with_history
 
 from clinic.audit import audit_record, audit_record_many, audit_target_for
 from clinic.errors import ApplicationError, Conflict
+from clinic.links import staff_link
 from clinic.models import AuditAction
 from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients.models import CareTeamMember, CareTeamRole, Patient
@@ -490,10 +491,6 @@ def pdmp_checks_due(*, today: date) -> Any:
     return PdmpCheck.objects.filter(next_due_on__lte=today, reminded_at__isnull=True).exclude(Exists(newer))
 
 
-def _link(path: str) -> str:
-    return f"{settings.LEDGER_LINK_BASE_URL.rstrip('/')}{path}"
-
-
 def pdmp_recheck_reminders_send(*, today: date) -> int:
     """Email the prescriber(s) of each patient whose PDMP recheck is due; returns how many
     checks were reminded. Safe to run twice: a reminded check is marked in the same
@@ -520,8 +517,8 @@ def pdmp_recheck_reminders_send(*, today: date) -> int:
                 message=(
                     f"A patient's PDMP recheck was due on {check.next_due_on:%Y-%m-%d} (last check "
                     f"{timezone.localdate(check.checked_at):%Y-%m-%d}, state {check.state}).\n\n"
-                    f"Patient: {_link(f'/api/v1/patients/{check.patient.public_id}/')}\n"
-                    f"Last check: {_link(f'/api/v1/pdmp-checks/{check.public_id}/')}\n\n"
+                    f"Patient: {staff_link(f'/api/v1/patients/{check.patient.public_id}/')}\n"
+                    f"Last check: {staff_link(f'/api/v1/pdmp-checks/{check.public_id}/')}\n\n"
                     "Record the new check with POST /api/v1/pdmp-checks/ (2025 Joint Guideline Rec 1: "
                     "review the PDMP at least every 3 months)."
                 ),

@@ -26,7 +26,7 @@ URL = "/api/v1/withdrawal-checks/"
 @pytest.fixture(autouse=True)
 def _locmem_email_and_fresh_throttle(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.TAPER_ALERT_BASE_URL = "https://clinic.example.org"
+    settings.STAFF_LINK_BASE_URL = "https://clinic.example.org"
     cache.clear()  # the check-link throttle counts in the cache
 
 
