@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from clinic.api.permissions import HasClinicRole
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, ReadOnlyViewSet
+from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, NotFound
 from clinic.models import AuditAction, LevelOfCare, Location, Room
 from clinic.roles import Role, may_act_as
@@ -517,7 +518,11 @@ class CalendarFeedView(APIView):
         if feed is None:
             raise NotFound("This calendar link is unknown or was revoked.")
         start, end = calendar.window()
-        sessions = selectors.staff_schedule(feed.user, start, end)  # type: ignore[arg-type]
+        sessions = list(selectors.staff_schedule(feed.user, start, end))  # type: ignore[arg-type]
+        # One-to-one appointments show the patient's initials: a read of their schedule by the
+        # feed's owner, audited like any list (DESIGN.md, "Audit"), though no token was shown.
+        named = [b for s in sessions if s.track_id is None for b in getattr(s, "live_bookings", [])]
+        audit_objects(named, AuditAction.LIST, by=feed.user, request=request._request)
         response = HttpResponse(calendar.render(sessions), content_type="text/calendar; charset=utf-8")
         response["Cache-Control"] = "private, no-store"
         return response

@@ -242,14 +242,16 @@ PUBLIC = [
         "check-link",
         "api/v1/check-links/<str:token>/",
         ("GET", "POST"),
-        "single-use, expiring token in the URL (hashed at rest), throttled per address",
+        "single-use, expiring token in the URL (hashed at rest), throttled per address; the check "
+        "it records is audited (no actor: the patient)",
         404,
     ),
     Public(
         "calendar-feed",
         "api/v1/calendar/<str:token>.ics",
         ("GET",),
-        "signed token in the URL, revocable by its owner",
+        "signed token in the URL, revocable by its owner, dead with their account or clinical role; "
+        "the patients it names (initials) are audited as read by the owner",
         404,
     ),
     Public("healthz", "healthz", ("GET",), "public liveness probe; says only 'ok'", 200),

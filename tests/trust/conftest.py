@@ -426,6 +426,7 @@ def _seed(c: Clinic) -> None:
     _ok(desk.post("/api/v1/opt-outs/", {"patient": pid, "channel": "email", "opted_out": True}, format="json"))
     feed = _ok(clin.post("/api/v1/calendar-feeds/", {}, format="json"))
     c.ids["calendar-feed-token"] = feed["id"]
+    c.kwargs["calendar-feed"] = {"token": feed["url"].rsplit("/", 1)[1].removesuffix(".ics")}
     make(doc, "prescription-list", "/api/v1/prescriptions/")
     _ok(
         doc.post(

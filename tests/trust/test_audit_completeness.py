@@ -11,9 +11,13 @@ import time_machine
 from django.contrib import admin
 from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
 from django.test import RequestFactory
+from django.urls import reverse
 from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from clinic.models import AuditAction, AuditEvent, AuditLogIsAppendOnly
+from scheduling.calendar import initials
+from tapers import ciwa
 from tests.trust.access_matrix import NO_PATIENT_YET, ROWS, A, Row, S
 from tests.trust.conftest import Clinic, send
 from tests.trust.test_access_matrix import path_of
@@ -104,6 +108,39 @@ def test_it_audits_each_read_and_write_of_patient_data(clinic: Clinic, in_savepo
     wanted = {"actor_id": user.pk, "patient_id": patient_id, "action": row.audit}
     assert wanted in events, (persona, events)
     assert all(event["actor_id"] == user.pk for event in events), events
+
+
+def test_a_calendar_feed_audits_the_patients_it_names(clinic: Clinic, in_savepoint):
+    """The .ics shows one-to-one appointments with the patient's initials: a read of patient
+    data by the feed's owner, though the calendar app presents no API token."""
+    path = reverse("calendar-feed", kwargs=clinic.kwargs["calendar-feed"])
+
+    def call():
+        last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        response = APIClient().get(path)
+        return response, list(AuditEvent.objects.filter(id__gt=last).values("actor_id", "patient_id", "action"))
+
+    response, events = in_savepoint(call)
+    assert response.status_code == 200
+    assert initials(clinic.patient.legal_first_name, clinic.patient.legal_last_name) in response.content.decode()
+    owner = clinic.users["clinician"]
+    assert {"actor_id": owner.pk, "patient_id": clinic.patient.public_id, "action": "list"} in events
+
+
+def test_a_patients_own_check_through_a_link_is_audited(clinic: Clinic, in_savepoint):
+    def call():
+        for name in ("taper-plan-approve", "taper-plan-check-links"):
+            response = send(clinic, "prescriber", "POST", path_of(clinic, name), name)
+            assert response.status_code in (200, 201), response.content[:300]
+        url = response.json()["url"].removeprefix("http://testserver")
+        last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        items = {"items": {item.key: 0 for item in ciwa.ITEMS}}
+        submitted = APIClient().post(url, items, format="json")
+        return submitted, list(AuditEvent.objects.filter(id__gt=last).values("actor_id", "patient_id", "action"))
+
+    response, events = in_savepoint(call)
+    assert response.status_code == 201, response.content[:300]
+    assert {"actor_id": None, "patient_id": clinic.patient.public_id, "action": "create"} in events
 
 
 def test_an_audit_event_refuses_to_be_saved_again_or_deleted(clinic: Clinic):
