@@ -25,7 +25,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # Anything else under /api/ is a JSON 404 in the one error shape, never an HTML page.
-    re_path(r"^api(/.*)?$", errors.api_not_found),
+    # [\s\S], not ".": a path with a newline in it (/api/v1/staff/%0A/) is under /api/ too.
+    re_path(r"^api(/[\s\S]*)?$", errors.api_not_found),
 ]
 
 

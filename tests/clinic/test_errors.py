@@ -34,6 +34,11 @@ def test_a_non_uuid_id_is_a_404(clinician_client):
     assert_error_shape(clinician_client.get("/api/v1/locations/12/"), 404)
 
 
+def test_an_id_with_a_newline_is_a_json_404(clinician_client):
+    # Found by the schema fuzzer: the catch-all's "." stopped at the newline and Django's HTML page answered.
+    assert_error_shape(clinician_client.get("/api/v1/staff/%0Ax/"), 404)
+
+
 def test_a_wrong_method_is_a_405(clinician_client):
     body = assert_error_shape(clinician_client.delete("/api/v1/locations/"), 405)
     assert "DELETE" in body["message"]
