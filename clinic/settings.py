@@ -494,6 +494,9 @@ LOGGING = {
 # Due reminders claimed per batch, and batches per dispatcher run (beat runs it every minute).
 REMINDER_DISPATCH_BATCH = env.int("REMINDER_DISPATCH_BATCH", default=500)
 REMINDER_DISPATCH_MAX_BATCHES = env.int("REMINDER_DISPATCH_MAX_BATCHES", default=200)
+# Reminder ids per send task: a chunk is locked, re-checked and recorded in one transaction, so
+# Celery's cost per task, the policy read and the query planning are paid once per chunk.
+REMINDER_SEND_CHUNK = env.int("REMINDER_SEND_CHUNK", default=50)
 # A claimed reminder not sent within this many seconds (its worker died, or the broker lost
 # the task) is claimed again. Longer than any one send can take.
 REMINDER_CLAIM_LEASE_SECONDS = env.int("REMINDER_CLAIM_LEASE_SECONDS", default=600)
