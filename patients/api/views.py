@@ -167,8 +167,24 @@ class EpisodeViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
         )
         return Response(self._fresh(episode), status=status.HTTP_201_CREATED)
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        user = self.request.user
+        visible: set[int] | None = None
+
+        def clinically_visible() -> set[int]:
+            # Once per request, and only when an episode is shown: a clinician's care teams
+            # are small, the front office's set is empty without a query.
+            nonlocal visible
+            if visible is None:
+                visible = set(clinically_visible_patients(user).values_list("pk", flat=True))
+            return visible
+
+        superuser = getattr(user, "is_superuser", False)
+        return {**super().get_serializer_context(), "clinically_visible": None if superuser else clinically_visible}
+
     def _fresh(self, episode: EpisodeOfCare) -> dict[str, Any]:
-        return dict(EpisodeOutputSerializer(selectors.episode_list().get(pk=episode.pk)).data)
+        episode = selectors.episode_list().get(pk=episode.pk)
+        return dict(EpisodeOutputSerializer(episode, context=self.get_serializer_context()).data)
 
     def _clinical_episode(self) -> EpisodeOfCare:
         # Changing the level is clinical work: care team (or break-the-glass) only.

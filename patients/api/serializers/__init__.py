@@ -159,6 +159,19 @@ class EpisodeOutputSerializer(serializers.ModelSerializer[EpisodeOfCare]):
             "safety_plan",
         ]
 
+    # The safety and relapse-prevention plans are clinical records (DESIGN.md, "Roles"): the
+    # front office reads an episode for its dates and levels (scheduling, authorizations), and
+    # gets these as null. The view puts the patients the caller may see clinically in the context.
+    CLINICAL_FIELDS = ("relapse_prevention_plan", "safety_plan")
+
+    def to_representation(self, episode: EpisodeOfCare) -> dict[str, Any]:
+        data = super().to_representation(episode)
+        clinical = self.context.get("clinically_visible")
+        if clinical is not None and episode.patient_id not in clinical():
+            for name in self.CLINICAL_FIELDS:
+                data[name] = None
+        return data
+
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_current_level(self, episode: EpisodeOfCare) -> str | None:
         # From the prefetched stays: no query per episode.

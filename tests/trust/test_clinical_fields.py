@@ -1,0 +1,37 @@
+"""Fields of front-office records that are clinical: the front office sees the record, not them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.trust.conftest import Clinic, send
+from tests.trust.test_access_matrix import path_of
+
+pytestmark = pytest.mark.django_db
+
+SAFETY_PLAN = "Call or text 988 (Suicide & Crisis Lifeline) any time."
+
+
+@pytest.mark.parametrize("route", ["episode-detail", "episode-list"])
+def test_an_episode_shows_its_safety_and_relapse_plans_only_to_the_care_team(clinic: Clinic, in_savepoint, route):
+    def call():
+        discharge = send(clinic, "prescriber", "POST", path_of(clinic, "episode-discharge"), "episode-discharge")
+        assert discharge.status_code == 200, discharge.content[:300]
+        return {
+            persona: send(clinic, persona, "GET", path_of(clinic, route), route).json()
+            for persona in ("clinic_admin", "admissions", "billing", "clinician", "clinician_break_glass", "nurse")
+        }
+
+    answers = in_savepoint(call)
+    seen = {}
+    for persona, body in answers.items():
+        episode = body["results"][0] if "results" in body else body
+        seen[persona] = (episode["safety_plan"], episode["relapse_prevention_plan"])
+    assert seen == {
+        "clinic_admin": (None, None),
+        "admissions": (None, None),
+        "billing": (None, None),
+        "clinician": (SAFETY_PLAN, ""),
+        "clinician_break_glass": (SAFETY_PLAN, ""),
+        "nurse": (SAFETY_PLAN, ""),
+    }
