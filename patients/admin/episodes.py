@@ -133,6 +133,18 @@ class EpisodeOfCareAdmin(PatientAuditAdminMixin, GuardedHistoryAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # an episode is opened by an admission: the patient's "Admit" page or action
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The safety and relapse-prevention plans are clinical records (DESIGN.md, "Roles"), as in
+        # the API: the front office sees the episode without them.
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or clinically_visible_patients(request.user).filter(pk=obj.patient_id).exists():
+            return fieldsets
+        clinical = {"relapse_prevention_plan", "safety_plan"}
+        return [
+            (name, {**options, "fields": tuple(f for f in options["fields"] if f not in clinical)})
+            for name, options in fieldsets
+        ]
+
     # --- changing the level of care -----------------------------------------------------------
 
     def get_urls(self) -> list[URLPattern]:

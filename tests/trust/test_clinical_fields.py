@@ -35,3 +35,26 @@ def test_an_episode_shows_its_safety_and_relapse_plans_only_to_the_care_team(cli
         "clinician_break_glass": (SAFETY_PLAN, ""),
         "nurse": (SAFETY_PLAN, ""),
     }
+
+
+def test_the_episode_admin_page_shows_the_plans_only_to_the_care_team(clinic: Clinic, in_savepoint):
+    from django.test import Client
+
+    from patients.models import EpisodeOfCare
+
+    def call():
+        discharge = send(clinic, "prescriber", "POST", path_of(clinic, "episode-discharge"), "episode-discharge")
+        assert discharge.status_code == 200, discharge.content[:300]
+        episode = EpisodeOfCare.objects.get(public_id=clinic.ids["episode"])
+        pages = {}
+        for persona in ("admissions", "billing", "clinician"):
+            client = Client()
+            client.force_login(clinic.users[persona])
+            response = client.get(f"/admin/patients/episodeofcare/{episode.pk}/change/")
+            # (the page escapes the &: look for the words before it)
+            pages[persona] = (response.status_code, "Call or text 988 (Suicide" in response.content.decode())
+        return pages
+
+    pages = in_savepoint(call)
+    # The front office opens the episode, without the plans.
+    assert pages == {"admissions": (200, False), "billing": (200, False), "clinician": (200, True)}
