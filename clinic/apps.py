@@ -8,6 +8,9 @@ from django.db.models.signals import post_migrate, post_save
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
     from clinic.desk import DeskPanel
 
 
@@ -33,6 +36,11 @@ class DomainAppConfig(AppConfig):
 
     def desk_panels(self, request: HttpRequest) -> list[DeskPanel]:
         """This app's counts on the desk's start page, for the user asking (clinic.desk)."""
+        return []
+
+    def owed_work(self, before: datetime) -> list[tuple[Any, Iterable[int]]]:
+        """(task, ids of rows still owed it since before `before`): work a request recorded but
+        could not enqueue, which clinic.queueing.requeue_owed_work enqueues again."""
         return []
 
 

@@ -38,6 +38,13 @@ app.conf.beat_schedule = {
         "task": "clinic.tasks.licence_expiry_notify",
         "schedule": crontab(hour=7, minute=0),
     },
+    # Work a request recorded while Redis was down (a held check's alert, a queued letter) goes
+    # out within minutes of Redis coming back; rows owed less than REQUEUE_AFTER_MINUTES are
+    # left to their first enqueue.
+    "requeue-owed-work": {
+        "task": "clinic.tasks.requeue_owed_work",
+        "schedule": 300.0,
+    },
     # Expired API tokens are refused when presented; a nightly sweep deletes the rest.
     "delete-expired-tokens": {
         "task": "clinic.tasks.delete_expired_tokens",

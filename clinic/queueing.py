@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.apps import apps
+from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -26,3 +29,26 @@ def enqueue_on_commit(task: Any, *ids: int) -> None:
             logger.error("could not enqueue %s%s: the broker is unavailable (%s)", task.name, ids, type(exc).__name__)
 
     transaction.on_commit(enqueue)
+
+
+def requeue_owed_work(*, now: datetime) -> int:
+    """Enqueue again the work that requests recorded but could not enqueue (the broker was down
+    when they committed): each domain app names its own in `DomainAppConfig.owed_work`. Only
+    rows owed for REQUEUE_AFTER_MINUTES are taken, so work still on its first way through the
+    queue is left to it; the tasks are safe to run twice, so one taken twice does its work once.
+    The number of tasks enqueued."""
+    from clinic.apps import DomainAppConfig
+
+    before = now - timedelta(minutes=settings.REQUEUE_AFTER_MINUTES)
+    enqueued = 0
+    for config in apps.get_app_configs():
+        if not isinstance(config, DomainAppConfig):
+            continue
+        for task, ids in config.owed_work(before):
+            ids = list(ids)
+            for pk in ids:
+                task.delay(pk)
+            if ids:
+                logger.warning("re-enqueued %s for %d row(s) still owed it", task.name, len(ids))
+            enqueued += len(ids)
+    return enqueued

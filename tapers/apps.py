@@ -1,3 +1,7 @@
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
 from django.db.models.signals import post_migrate
 
 from clinic.apps import DomainAppConfig
@@ -49,3 +53,15 @@ class TapersConfig(DomainAppConfig):
         # The seeded catalogue comes back after a flush (tests that truncate every table), as
         # clinic's levels of care do.
         post_migrate.connect(seed_catalogue_after_migrate, sender=self, dispatch_uid="tapers.seed_catalogue")
+
+    def owed_work(self, before: datetime) -> list[tuple[Any, Iterable[int]]]:
+        from tapers.services.checks import withdrawal_checks_owed_alert
+        from tapers.services.coordination import communications_owed_send
+        from tapers.tasks.coordination import send_communication
+        from tapers.tasks.plans import alert_care_team
+
+        # The care team's alert of a held check is the one that matters clinically.
+        return [
+            (alert_care_team, withdrawal_checks_owed_alert(before)),
+            (send_communication, communications_owed_send(before)),
+        ]

@@ -85,3 +85,19 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture
+def published_tasks():
+    """(task name, args) of every Celery message published while the test runs: what went onto
+    the real broker, seen as kombu hands it over."""
+    from celery.signals import before_task_publish
+
+    published: list[tuple[str, tuple]] = []
+
+    def record(sender=None, body=None, **kwargs):
+        published.append((sender, tuple(body[0])))
+
+    before_task_publish.connect(record, weak=False)
+    yield published
+    before_task_publish.disconnect(record)

@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import status
@@ -155,6 +156,14 @@ def alert_body(check: WithdrawalCheck) -> str:
     if check.consider_higher_level_of_care:
         lines.append("The check also asks the team to consider a higher level of care.")
     return "\n".join(lines) + "\n"
+
+
+def withdrawal_checks_owed_alert(before: datetime) -> QuerySet[WithdrawalCheck, int]:
+    """Ids of holding checks recorded before `before` whose care-team alert has not gone: its
+    task was never enqueued (the broker was down) or never ran."""
+    return WithdrawalCheck.objects.filter(hold=True, alerted_at__isnull=True, created_at__lt=before).values_list(
+        "pk", flat=True
+    )
 
 
 def withdrawal_check_alert_send(*, check_id: int) -> int:

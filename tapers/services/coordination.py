@@ -483,6 +483,14 @@ CHANNEL_ADAPTERS: dict[str, Callable[[Communication, bytes], None]] = {
 TRANSIENT_SEND_ERRORS: tuple[type[Exception], ...] = (OSError, smtplib.SMTPException)
 
 
+def communications_owed_send(before: datetime) -> QuerySet[Communication, int]:
+    """Ids of letters queued for the worker and not touched since `before`: their send was never
+    enqueued (the broker was down) or its task was lost."""
+    return Communication.objects.filter(status=CommunicationStatus.QUEUED, updated_at__lt=before).values_list(
+        "pk", flat=True
+    )
+
+
 def communication_deliver(communication_id: int, *, last_try: bool = True) -> str:
     """Send a queued letter: "sent", "refused" (no consent covers it any more: nothing sent,
     no Disclosure), "failed" (a passing failure on the last try), or "skipped" (gone, or not

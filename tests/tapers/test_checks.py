@@ -191,6 +191,33 @@ def test_the_alert_emails_the_care_team_without_name_drug_or_score(nurse, prescr
     assert tasks.alert_care_team(987654) == 0  # a check that is gone
 
 
+def test_an_alert_never_enqueued_is_enqueued_again_once_owed(
+    nurse, prescriber, clinician, team_patient, clock, published_tasks
+):
+    from datetime import timedelta
+
+    from clinic.tasks import requeue_owed_work
+
+    plan = active(team_patient, prescriber)
+    # Recorded inside the test's transaction, which never commits: its on-commit enqueue never
+    # happens, as when the broker was down at the commit.
+    check = check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(47), by=nurse)
+    calm = check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(4), by=nurse)
+    assert check.hold
+    assert not calm.hold
+
+    clock.shift(timedelta(minutes=14))
+    assert requeue_owed_work() == 0  # may still be on its first way through the queue
+    clock.shift(timedelta(minutes=2))  # REQUEUE_AFTER_MINUTES = 15
+    assert requeue_owed_work() == 1
+    assert published_tasks == [("tapers.tasks.plans.alert_care_team", (check.pk,))]
+
+    assert tasks.alert_care_team(check.pk) == 3  # the worker takes it
+    assert requeue_owed_work() == 0
+    assert tasks.alert_care_team(check.pk) == 0  # taken twice: sent once
+    assert len(mail.outbox) == 3
+
+
 def test_the_alert_goes_to_the_care_team_of_the_day_only(nurse, prescriber, make_user, team_patient):
     from datetime import date
 

@@ -363,6 +363,28 @@ def test_a_letter_by_secure_email_goes_through_the_worker_with_ids_only(
     assert AuditEvent.objects.filter(action=AuditAction.DISCLOSE, patient_id=patient.public_id).count() == 1
 
 
+def test_a_letter_whose_send_was_never_enqueued_goes_once_owed(
+    prescriber_user, prescriber_client, patient, outside, today, published_tasks
+):
+    from datetime import timedelta
+
+    from clinic.tasks import requeue_owed_work
+
+    consent_for(patient, "Lee Park", by=prescriber_user)
+    letter_id = draft(prescriber_client, patient, outside).json()["id"]
+    # The test's transaction never commits, so the send's on-commit enqueue never happens, as
+    # when the broker was down at the commit.
+    assert prescriber_client.post(f"/api/v1/communications/{letter_id}/send/").json()["status"] == "queued"
+    communication = Communication.objects.get()
+
+    today.shift(timedelta(minutes=16))
+    assert requeue_owed_work() == 1
+    assert published_tasks == [("tapers.tasks.coordination.send_communication", (communication.pk,))]
+    assert send_communication(communication.pk) == "sent"
+    assert requeue_owed_work() == 0
+    assert len(mail.outbox) == 1
+
+
 def test_a_revocation_before_the_worker_sends_stops_the_letter(prescriber_user, prescriber_client, patient, outside):
     consent = consent_for(patient, "Lee Park", by=prescriber_user)
     letter_id = draft(prescriber_client, patient, outside).json()["id"]
