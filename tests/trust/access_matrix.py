@@ -230,7 +230,7 @@ class Public(NamedTuple):
     """A route that takes no API token, with what protects it instead."""
 
     name: str | None  # URL name; None for the catch-all
-    route: str  # the route as the resolver prints it (prefix match for the admin)
+    route: str  # the route as the resolver prints it; a prefix when name is None (the admin, the catch-all)
     methods: tuple[str, ...]
     protection: str
     anonymous: int  # what a request without credentials gets (the test sends one)
@@ -268,7 +268,7 @@ PUBLIC = [
     ),
     Public("schema", "api/schema/", ("GET",), "public: the OpenAPI description, no data", 200),
     Public("swagger-ui", "api/docs/", ("GET",), "public: the API docs page, no data", 200),
-    Public(None, "^api(/.*)?$", ("GET",), "catch-all: a JSON 404 in the one error shape", 404),
+    Public(None, "^api(", ("GET",), "catch-all: a JSON 404 in the one error shape", 404),
     Public(
         None,
         "admin/",
