@@ -75,7 +75,10 @@ class DeskAdminSite(admin.AdminSite):
             return True
         if settings.ADMIN_REQUIRE_OTP:
             return False
-        return not user_has_device(user, confirmed=True)
+        # Asked more than once per page (the view's guard, the page's context): one query.
+        if not hasattr(request, "_desk_has_device"):
+            request._desk_has_device = user_has_device(user, confirmed=True)  # type: ignore[attr-defined]
+        return not request._desk_has_device  # type: ignore[attr-defined]
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         return super().index(request, {"desk_panels": desk_panels(request), **(extra_context or {})})
