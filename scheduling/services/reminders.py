@@ -4,8 +4,10 @@
   call it in their own transaction, so a booking and its reminders change together.
 - `reminders_claim` (the dispatcher, every minute from beat) claims due rows with
   `FOR UPDATE SKIP LOCKED` and hands their ids to the send task after commit.
-- `reminder_send` (the send task) re-checks a row under a lock, renders the neutral text and
-  sends it through the channel backend with the row's idempotency key.
+- `reminders_send` (the send task, one per chunk of a dispatcher batch) locks a chunk of rows
+  in one statement, re-checks each under its lock, renders the neutral text, sends it through
+  the channel backend with the row's idempotency key and records every outcome in one update;
+  `reminder_send` is the chunk of one.
 
 Postgres is the truth and Redis only carries ids: a claim that never reached a worker, or a
 worker that died mid-send, leaves the row claimed until its lease runs out, and the next
@@ -14,7 +16,11 @@ dispatcher run claims it again.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,10 +28,11 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import formats, timezone, translation
 
@@ -223,56 +230,184 @@ def reminder_values(policy: ReminderPolicy, starts_at: datetime, patient: Patien
     return {"sender": policy.sender_name, "date": date, "time": time, "phone": policy.help_phone}
 
 
-def _lock(reminder_id: int) -> Reminder | None:
-    """The row, its booking and its patient, locked: a cancellation waits for a send in
-    progress (and a send that comes second sees the cancellation)."""
-    # A primary-key lookup, so no first(): it would add the model's ordering (due_at, id) and
-    # a LIMIT, which Django builds again on every send (about 1.5 ms of CPU in bench/README.md's
-    # profile) for a query that returns one row or none. The same rows are locked either way.
-    found = list(
-        Reminder.objects.select_for_update(of=("self", "booking", "patient"), no_key=True)
+def _lock(reminder_ids: list[int]) -> dict[int, Reminder]:
+    """The rows, their bookings and their patients, locked in one statement: a cancellation
+    or an opt-out waits for a send in progress, and a send that comes second sees it.
+
+    SKIP LOCKED: a row another transaction holds (a cancellation or an opt-out being written,
+    another chunk with the same patient or booking, a duplicate task) is left out, to be tried
+    again shortly (`BUSY_RETRY_SECONDS`), never waited for. A chunk locks many rows at once,
+    in whatever order PostgreSQL meets them, and two chunks waiting for each other's rows would
+    deadlock."""
+    found = (
+        Reminder.objects.select_for_update(of=("self", "booking", "patient"), no_key=True, skip_locked=True)
         .select_related("booking__session__session_type", "patient")
-        .filter(pk=reminder_id)
+        .filter(pk__in=reminder_ids)
+        # No ordering: the model's (due_at, id) would be sorted for nothing; rows go out by id.
         .order_by()
     )
-    reminder = found[0] if found else None
-    if reminder is not None:
+    locked = {}
+    for reminder in found:
         # The booking's patient is the row's (planning copies it): the locked instance, not a second read.
         reminder.booking.patient = reminder.patient
-    return reminder
+        locked[reminder.pk] = reminder
+    return locked
 
 
-def _finish(reminder: Reminder, status: str, reason: str = "", **fields: Any) -> None:
+def _set(reminder: Reminder, status: str, reason: str = "", **fields: Any) -> None:
+    """The row's new state, in memory: the chunk writes every row it changed in one update."""
     reminder.status, reminder.reason = status, reason[:300]
     for name, value in fields.items():
         setattr(reminder, name, value)
+
+
+def _finish(reminder: Reminder, status: str, reason: str = "", **fields: Any) -> None:
+    _set(reminder, status, reason, **fields)
     reminder.save()
 
 
-def _why_not(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
-    """(status, reason) when the reminder must not go out, after the re-check."""
-    opted_out = set(
-        OptOut.objects.filter(patient=reminder.patient, channel=reminder.channel, opted_out=True).values_list(
+# Written by a chunk for each row it changed (updated_at: bulk_update sets no auto_now field).
+_SEND_FIELDS = [
+    "status",
+    "reason",
+    "claimed_at",
+    "due_at",
+    "attempts",
+    "sent_at",
+    "provider_message_id",
+    "provider_status",
+    "updated_at",
+]
+
+
+def _opted_out(reminders: list[Reminder]) -> set[tuple[int, str]]:
+    """(patient id, channel) of the chunk's patients who opted out: one query."""
+    return set(
+        OptOut.objects.filter(patient_id__in={r.patient_id for r in reminders}, opted_out=True).values_list(
             "patient_id", "channel"
         )
     )
+
+
+def _sent_today(reminders: list[Reminder], now: datetime) -> Counter[int]:
+    """Reminders already sent today per patient, today on each patient's own clock: one query
+    (one term per distinct local day, which is one per time zone at most)."""
+    days: dict[tuple[datetime, datetime], set[int]] = {}
+    for reminder in reminders:
+        bounds = local_day_bounds(now, ZoneInfo(str(reminder.patient.time_zone)))
+        days.setdefault(bounds, set()).add(reminder.patient_id)
+    today = Q()
+    for (start, end), patient_ids in days.items():
+        today |= Q(patient_id__in=patient_ids, sent_at__gte=start, sent_at__lt=end)
+    counts = (
+        Reminder.objects.filter(today, status__in=(ReminderStatus.SENT, ReminderStatus.DELIVERED))
+        .order_by()
+        .values("patient_id")
+        .annotate(sent=Count("pk"))
+    )
+    return Counter({row["patient_id"]: row["sent"] for row in counts})
+
+
+def _recheck(
+    reminder: Reminder,
+    *,
+    policy: ReminderPolicy,
+    opted_out: set[tuple[int, str]],
+    sent_today: Counter[int],
+    now: datetime,
+) -> Outcome | None:
+    """The re-check under the lock: None when the reminder goes out now, else the outcome
+    (the row's new state set in memory). The same for a chunk of one or of fifty."""
     reason = _unwanted(reminder.booking, reminder.channel, opted_out)
     if reason:
-        return ReminderStatus.CANCELLED, reason
+        _set(reminder, ReminderStatus.CANCELLED, reason, claimed_at=None)
+        return Outcome(ReminderStatus.CANCELLED)
     if reminder.booking.starts_at <= now:
-        return ReminderStatus.SKIPPED, "The appointment had started before the reminder could go."
+        _set(
+            reminder,
+            ReminderStatus.SKIPPED,
+            "The appointment had started before the reminder could go.",
+            claimed_at=None,
+        )
+        return Outcome(ReminderStatus.SKIPPED)
+    zone, window = ZoneInfo(str(reminder.patient.time_zone)), window_of(policy)
+    # A backlog may carry a reminder past the window, or the session may have moved.
+    due = send_at(
+        starts_at=reminder.booking.starts_at,
+        offset=timedelta(minutes=reminder.offset_minutes),
+        zone=zone,
+        window=window,
+    )
+    later = next_allowed(now, zone=zone, window=window)
+    if due is None or later >= reminder.booking.starts_at:
+        _set(reminder, ReminderStatus.SKIPPED, "No time left inside the sending hours before the appointment.")
+        return Outcome(ReminderStatus.SKIPPED)
+    if max(due, later) > now + timedelta(minutes=1):
+        _set(reminder, ReminderStatus.PENDING, "", due_at=max(due, later), claimed_at=None)
+        return Outcome("deferred")
+    # The chunk's own sends count: a patient with two rows in one chunk is capped like two chunks.
+    if sent_today[reminder.patient_id] >= policy.max_per_day:
+        _set(reminder, ReminderStatus.SKIPPED, f"Daily limit of {policy.max_per_day} reminder(s) reached.")
+        return Outcome(ReminderStatus.SKIPPED)
     return None
 
 
-def _over_daily_cap(reminder: Reminder, policy: ReminderPolicy, now: datetime) -> bool:
-    start, end = local_day_bounds(now, ZoneInfo(str(reminder.patient.time_zone)))
-    sent_today = Reminder.objects.filter(
-        patient=reminder.patient,
-        sent_at__gte=start,
-        sent_at__lt=end,
-        status__in=(ReminderStatus.SENT, ReminderStatus.DELIVERED),
-    ).count()
-    return sent_today >= policy.max_per_day
+# --- the journal of what went out ------------------------------------------------------------
+#
+# A chunk commits once, after its sends, so a worker killed mid-chunk leaves every row of the
+# chunk claimed, including the ones the provider already took; the lease would send those
+# again. So each send, as soon as the backend took it, is written to Redis (the broker the
+# worker cannot run without) under the row's idempotency key; a row claimed again is looked up
+# there first and recorded as sent, not sent again. What is left of the crash window is the
+# moment between the provider taking a message and this write: one send per pool process, as
+# with one task per reminder. If Redis lost the keys as well (restarted without persistence,
+# or evicted them), the window is the chunk. The keys hold ids only, never patient data.
+
+_JOURNAL_PREFIX = "reminders:sent:"
+
+
+@functools.cache
+def _journal_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+
+def _journal_key(reminder: Reminder) -> str:
+    return f"{_JOURNAL_PREFIX}{reminder.idempotency_key}"
+
+
+def _journal_read(reminders: list[Reminder]) -> dict[int, dict[str, str]]:
+    """{reminder id: what the provider answered} for the rows whose message already went out."""
+    try:
+        values = _journal_client(settings.REDIS_URL).mget([_journal_key(r) for r in reminders])
+    except redis.RedisError:
+        logger.warning("could not read the journal of sent reminders for %d rows; sending them", len(reminders))
+        return {}
+    return {r.pk: json.loads(value) for r, value in zip(reminders, values, strict=True) if value is not None}
+
+
+def _journal_write(reminder: Reminder, result: messaging.SmsResult, sent_at: datetime) -> None:
+    # Kept longer than a claimed row can wait for the lease to bring it back.
+    keep = max(86_400, 4 * settings.REMINDER_CLAIM_LEASE_SECONDS)
+    entry = {"id": result.provider_message_id, "status": result.status, "at": sent_at.isoformat()}
+    try:
+        _journal_client(settings.REDIS_URL).set(_journal_key(reminder), json.dumps(entry), ex=keep)
+    except redis.RedisError:
+        logger.warning("could not journal sent reminder %d; a crash before commit would send it again", reminder.pk)
+
+
+def _record_sent(reminder: Reminder, *, provider_message_id: str, provider_status: str, sent_at: datetime) -> Outcome:
+    _set(
+        reminder,
+        ReminderStatus.SENT,
+        claimed_at=None,
+        sent_at=sent_at,
+        provider_message_id=provider_message_id[:64],
+        provider_status=provider_status[:32],
+    )
+    return Outcome(ReminderStatus.SENT)
+
+
+# --- sending ----------------------------------------------------------------------------------
 
 
 def _deliver(reminder: Reminder, policy: ReminderPolicy) -> messaging.SmsResult:
@@ -298,78 +433,129 @@ def _deliver(reminder: Reminder, policy: ReminderPolicy) -> messaging.SmsResult:
     return messaging.SmsResult(provider_message_id=f"email-{key}", status="sent")
 
 
-def reminder_fail(reminder: Reminder, reason: str, *, unsubscribed: bool = False) -> None:
-    """A reminder that will not reach the patient: failed, with the reason, into the desk's
-    queue (a refused send here, or a delivery report that it never arrived). `unsubscribed`:
-    the provider holds a STOP we never saw; it is recorded as the patient's opt-out, which
-    cancels their other pending reminders on the channel until they send START."""
-    _finish(reminder, ReminderStatus.FAILED, reason, claimed_at=None)
-    if unsubscribed:
-        opt_out_set(patient=reminder.patient, channel=reminder.channel, opted_out=True, via=OptOutVia.PROVIDER)
-    StaffTask.objects.create(
+def _failure_task(reminder: Reminder) -> StaffTask:
+    return StaffTask(
         kind=StaffTaskKind.REMINDER_FAILED,
         patient_id=reminder.patient_id,
         booking_id=reminder.booking_id,
         reminder=reminder,
-        detail=reason[:300],
+        detail=reminder.reason,
     )
 
 
-@transaction.atomic
-def reminder_send(reminder_id: int, *, attempt_limit: int | None = None) -> Outcome:
-    """Send one claimed reminder, or say why not. Transient failures come back as "retry"
-    (the row stays claimed, its lease extended past the retry); permanent ones, or the last
-    allowed attempt, fail the row into the staff queue."""
-    reminder = _lock(reminder_id)
-    if reminder is None or reminder.status != ReminderStatus.CLAIMED:
-        return Outcome("gone")  # sent, cancelled or failed meanwhile: a duplicate task
-    now, policy = timezone.now(), ReminderPolicy.current()
-    refusal = _why_not(reminder, now)
-    if refusal:
-        _finish(reminder, refusal[0], refusal[1], claimed_at=None)
-        return Outcome(refusal[0])
-    zone, window = ZoneInfo(str(reminder.patient.time_zone)), window_of(policy)
-    # A backlog may carry a reminder past the window, or the session may have moved.
-    due = send_at(
-        starts_at=reminder.booking.starts_at,
-        offset=timedelta(minutes=reminder.offset_minutes),
-        zone=zone,
-        window=window,
-    )
-    later = next_allowed(now, zone=zone, window=window)
-    if due is None or later >= reminder.booking.starts_at:
-        _finish(reminder, ReminderStatus.SKIPPED, "No time left inside the sending hours before the appointment.")
-        return Outcome(ReminderStatus.SKIPPED)
-    if max(due, later) > now + timedelta(minutes=1):
-        _finish(reminder, ReminderStatus.PENDING, "", due_at=max(due, later), claimed_at=None)
-        return Outcome("deferred")
-    if _over_daily_cap(reminder, policy, now):
-        _finish(reminder, ReminderStatus.SKIPPED, f"Daily limit of {policy.max_per_day} reminder(s) reached.")
-        return Outcome(ReminderStatus.SKIPPED)
+def reminder_fail(reminder: Reminder, reason: str, *, unsubscribed: bool = False) -> None:
+    """A reminder that will not reach the patient: failed, with the reason, into the desk's
+    queue (a delivery report that it never arrived; a chunk of sends does the same for the
+    refusals it meets, in bulk). `unsubscribed`: the provider holds a STOP we never saw; it
+    is recorded as the patient's opt-out, which cancels their other pending reminders on the
+    channel until they send START."""
+    _finish(reminder, ReminderStatus.FAILED, reason, claimed_at=None)
+    if unsubscribed:
+        opt_out_set(patient=reminder.patient, channel=reminder.channel, opted_out=True, via=OptOutVia.PROVIDER)
+    _failure_task(reminder).save()
+
+
+def _attempt(reminder: Reminder, policy: ReminderPolicy, *, limit: int, now: datetime) -> tuple[Outcome, bool]:
+    """Send one re-checked row through its channel: the outcome, and whether the provider
+    said the patient unsubscribed there."""
     reminder.attempts += 1
-    limit = attempt_limit or settings.REMINDER_MAX_ATTEMPTS
     try:
         result = _deliver(reminder, policy)
     except SmsPermanentError as exc:
-        reminder_fail(reminder, exc.reason, unsubscribed=isinstance(exc, SmsUnsubscribedError))
-        return Outcome(ReminderStatus.FAILED)
+        _set(reminder, ReminderStatus.FAILED, exc.reason, claimed_at=None)
+        return Outcome(ReminderStatus.FAILED), isinstance(exc, SmsUnsubscribedError)
     except SmsTransientError as exc:
         if reminder.attempts >= limit:
-            reminder_fail(reminder, f"Gave up after {reminder.attempts} attempts: {exc.reason}")
-            return Outcome(ReminderStatus.FAILED)
+            reason = f"Gave up after {reminder.attempts} attempts: {exc.reason}"
+            _set(reminder, ReminderStatus.FAILED, reason, claimed_at=None)
+            return Outcome(ReminderStatus.FAILED), False
         wait = exc.retry_after or settings.REMINDER_RETRY_BASE_SECONDS * 2 ** (reminder.attempts - 1)
         # The lease runs from the planned retry, so the dispatcher does not claim it twice.
-        _finish(reminder, ReminderStatus.CLAIMED, exc.reason, claimed_at=now + timedelta(seconds=wait))
-        return Outcome("retry", retry_in=wait)
-    _finish(
-        reminder,
-        ReminderStatus.SENT,
-        claimed_at=None,
-        sent_at=now,
-        provider_message_id=result.provider_message_id[:64],
-        provider_status=result.status[:32],
+        _set(reminder, ReminderStatus.CLAIMED, exc.reason, claimed_at=now + timedelta(seconds=wait))
+        return Outcome("retry", retry_in=wait), False
+    sent_at = timezone.now()
+    _journal_write(reminder, result, sent_at)
+    outcome = _record_sent(
+        reminder, provider_message_id=result.provider_message_id, provider_status=result.status, sent_at=sent_at
     )
-    return Outcome(ReminderStatus.SENT)
+    return outcome, False
+
+
+# A row another transaction held, or one a chunk had no time left for, is tried again this
+# many seconds later by a new task.
+BUSY_RETRY_SECONDS = 2.0
+# A chunk stops starting sends after this long, so the bookings and patients it locks are not
+# held for long behind a slow provider (a cancellation waits for them); the rest go in a new task.
+CHUNK_SECONDS = 5.0
+
+
+@transaction.atomic
+def reminders_send(reminder_ids: list[int], *, attempt_limit: int | None = None) -> dict[int, Outcome]:
+    """Send a chunk of claimed reminders, or say why not, in one transaction: the rows locked
+    in one statement; the policy, the opt-outs and today's counts read once; each row
+    re-checked under its lock and sent through its channel with its idempotency key; every
+    outcome written in one update. Per row: "sent"; "cancelled", "skipped" or "deferred"
+    (back to pending for the next opening) with the reason; "retry" after a transient failure
+    (the row stays claimed, its lease extended past `retry_in`); "failed" into the staff queue
+    after a permanent one or the last allowed attempt; "busy" (held by another transaction or
+    out of time: try again in `retry_in`); "gone" (sent, cancelled or failed meanwhile)."""
+    ids = list(dict.fromkeys(reminder_ids))
+    started = time.monotonic()
+    locked = _lock(ids)
+    outcomes: dict[int, Outcome] = {}
+    busy = Outcome("busy", retry_in=BUSY_RETRY_SECONDS)
+    if missing := [pk for pk in ids if pk not in locked]:
+        # Not locked: held by another transaction (try again), or no longer there to send.
+        held = set(Reminder.objects.filter(pk__in=missing, status=ReminderStatus.CLAIMED).values_list("pk", flat=True))
+        outcomes.update({pk: busy if pk in held else Outcome("gone") for pk in missing})
+    rows = [locked[pk] for pk in sorted(locked) if locked[pk].status == ReminderStatus.CLAIMED]
+    outcomes.update({pk: Outcome("gone") for pk, row in locked.items() if row.status != ReminderStatus.CLAIMED})
+    if not rows:
+        return outcomes
+    now, policy = timezone.now(), ReminderPolicy.current()
+    opted_out, sent_today = _opted_out(rows), _sent_today(rows, now)
+    journal = _journal_read(rows)
+    limit = attempt_limit or settings.REMINDER_MAX_ATTEMPTS
+    changed: list[Reminder] = []
+    unsubscribed: list[Reminder] = []
+    for reminder in rows:
+        if reminder.pk in journal:
+            # It went out before a crash that lost the chunk's commit: recorded, not sent again.
+            entry = journal[reminder.pk]
+            reminder.attempts += 1
+            outcome = _record_sent(
+                reminder,
+                provider_message_id=entry["id"],
+                provider_status=entry["status"],
+                sent_at=datetime.fromisoformat(entry["at"]),
+            )
+        elif time.monotonic() - started > CHUNK_SECONDS:
+            outcomes[reminder.pk] = busy  # left claimed and unchanged, for the next task
+            continue
+        elif refusal := _recheck(reminder, policy=policy, opted_out=opted_out, sent_today=sent_today, now=now):
+            outcome = refusal
+        else:
+            outcome, stopped = _attempt(reminder, policy, limit=limit, now=now)
+            if stopped:
+                # The patient's other rows in this chunk see the opt-out, as a later task would.
+                opted_out.add((reminder.patient_id, reminder.channel))
+                unsubscribed.append(reminder)
+        if outcome.status == ReminderStatus.SENT:
+            sent_today[reminder.patient_id] += 1
+        reminder.updated_at = timezone.now()
+        changed.append(reminder)
+        outcomes[reminder.pk] = outcome
+    Reminder.objects.bulk_update(changed, _SEND_FIELDS)
+    if failed := [r for r in changed if r.status == ReminderStatus.FAILED]:
+        StaffTask.objects.bulk_create([_failure_task(r) for r in failed])
+    for reminder in unsubscribed:
+        opt_out_set(patient=reminder.patient, channel=reminder.channel, opted_out=True, via=OptOutVia.PROVIDER)
+    return outcomes
+
+
+def reminder_send(reminder_id: int, *, attempt_limit: int | None = None) -> Outcome:
+    """Send one claimed reminder: a chunk of one."""
+    return reminders_send([reminder_id], attempt_limit=attempt_limit)[reminder_id]
 
 
 def reminders_for_patient_replan(patient: Patient) -> None:
@@ -431,9 +617,10 @@ def opt_out_set(
 
 
 def reminders_dispatch(*, enqueue: Callable[[list[int]], object]) -> int:
-    """Claim due rows batch by batch (each its own transaction) and enqueue their sends
-    after each commit, up to REMINDER_DISPATCH_MAX_BATCHES batches a run. If the broker
-    cannot take them, the rows stay claimed and are claimed again when the lease runs out."""
+    """Claim due rows batch by batch (each its own transaction) and, after each commit,
+    enqueue their sends in chunks of REMINDER_SEND_CHUNK ids (`enqueue` gets one chunk), up
+    to REMINDER_DISPATCH_MAX_BATCHES batches a run. If the broker cannot take them, the rows
+    stay claimed and are claimed again when the lease runs out."""
     total, batch = 0, settings.REMINDER_DISPATCH_BATCH
     for _ in range(settings.REMINDER_DISPATCH_MAX_BATCHES):
         with transaction.atomic():
@@ -446,12 +633,13 @@ def reminders_dispatch(*, enqueue: Callable[[list[int]], object]) -> int:
 
 
 def _enqueue_quietly(enqueue: Callable[[list[int]], object], ids: list[int]) -> None:
-    if not ids:
-        return
-    try:
-        enqueue(ids)
-    except Exception:  # the broker is down: the leases bring the rows back
-        logger.exception("could not enqueue %d reminder sends; they will be claimed again", len(ids))
+    size = max(1, settings.REMINDER_SEND_CHUNK)
+    for first in range(0, len(ids), size):
+        try:
+            enqueue(ids[first : first + size])
+        except Exception:  # the broker is down: the leases bring the rows back
+            logger.exception("could not enqueue %d reminder sends; they will be claimed again", len(ids) - first)
+            return
 
 
 @transaction.atomic

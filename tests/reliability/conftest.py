@@ -38,7 +38,7 @@ from patients.services.episodes import episode_admit
 from scheduling.models import Booking, Reminder, ReminderPolicy, Session, SessionType
 from scheduling.services.bookings import booking_create
 from scheduling.services.reminders import reminders_dispatch
-from scheduling.tasks import send_reminder
+from scheduling.tasks import send_reminders
 from tests.clinic.factories import LocationFactory
 
 # The insurance and scheduling clinic (an IOP track, an insured patient), for test_tasks_twice.py:
@@ -129,14 +129,13 @@ def workers(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[...
 
 
 def dispatch(redis: ThrowawayRedis) -> int:
-    """One run of the real dispatcher, its sends enqueued on the throwaway Redis (one
-    producer for the run: a connection per send takes three times as long)."""
+    """One run of the real dispatcher, its chunks of sends enqueued on the throwaway Redis
+    (one producer for the run: a connection per message takes three times as long)."""
     with app.connection_for_write(redis.url) as conn:
         producer = app.amqp.Producer(conn, auto_declare=False)
 
-        def enqueue(ids: list[int]) -> None:
-            for pk in ids:
-                send_reminder.apply_async((pk,), producer=producer)
+        def enqueue(chunk: list[int]) -> None:
+            send_reminders.apply_async((chunk,), producer=producer)
 
         return reminders_dispatch(enqueue=enqueue)
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from bench.processes import wait_for
 from scheduling.models import Booking, Reminder
-from scheduling.tasks import send_reminder
+from scheduling.tasks import send_reminder, send_reminders
 from tests.reliability.conftest import (
     WORKER_CONCURRENCY,
     dispatch,
@@ -53,9 +53,10 @@ def test_a_real_worker_sends_what_the_dispatcher_claims(due_reminders, workers, 
 
 def test_a_worker_killed_mid_run_loses_nothing(due_reminders, workers, redis_server, worker_env, settings):
     """SIGKILL in the middle of 1,000 due reminders, then a new worker: every reminder goes
-    out. A duplicate is possible only for a send in flight at the kill (README: the crash
-    window): a row still claimed whose message the backend had already written, at most
-    one per pool process."""
+    out. A chunk commits once, so the kill leaves the rows of the chunks in progress claimed,
+    those already sent among them; the journal of sends in Redis keeps them from going
+    again. A duplicate is possible only for a send in flight at the kill (README: the crash
+    window): taken by the backend but not yet journaled, at most one per pool process."""
     # Longer than claiming and enqueueing them all takes on a busy machine (a run would claim
     # its own first batch again), not longer than the next worker takes to send the rest.
     settings.REMINDER_CLAIM_LEASE_SECONDS = 10
@@ -67,8 +68,8 @@ def test_a_worker_killed_mid_run_loses_nothing(due_reminders, workers, redis_ser
     first.kill()  # returns once none of its processes runs: nothing below can change under us
     claimed = keys_of(ids, status="claimed")
     assert 0 < len(claimed) < 1000
-    in_flight = claimed & set(sent_keys(sms_file))
-    assert len(in_flight) <= WORKER_CONCURRENCY
+    in_flight = claimed & set(sent_keys(sms_file))  # sent, the chunk not committed
+    assert len(in_flight) <= WORKER_CONCURRENCY * settings.REMINDER_SEND_CHUNK
 
     workers()
     dispatch_until_sent(ids, redis_server, timeout=90)
@@ -83,9 +84,11 @@ def test_with_a_backend_that_honours_the_key_a_kill_duplicates_nothing(
     due_reminders, workers, redis_server, twilio_fake, settings
 ):
     """The crash window hit on purpose: the fake provider takes a message from each pool
-    process and holds its answer, and the worker is killed then. Those rows stay claimed,
-    the next worker sends them again with the same key, and the provider keeps one message
-    per reminder: more requests than messages, and every patient texted once."""
+    process and holds its answer, and the worker is killed then. Those rows stay claimed
+    (with the rest of their chunks), the next worker sends them again with the same key, and
+    the provider keeps one message per reminder: more requests than messages, and every
+    patient texted once. The chunks' sends that had been answered are in the journal and
+    are not requested again: only the held ones are."""
     settings.REMINDER_CLAIM_LEASE_SECONDS = 10  # as above
     twilio_env = env_for(twilio_fake, settings)
     first = workers(**twilio_env)
@@ -113,9 +116,9 @@ def test_with_a_backend_that_honours_the_key_a_kill_duplicates_nothing(
 def test_the_worker_retries_a_transient_failure_until_it_goes(
     due_reminders, workers, redis_server, twilio_fake, settings
 ):
-    """Twilio answers 503 to the first four sends: the task retries itself through the
-    queue (Celery's retry, waits doubling from REMINDER_RETRY_BASE_SECONDS), with no
-    dispatcher run in between, until every reminder is sent once."""
+    """Twilio answers 503 to the first four sends: the chunk task queues the rows that
+    failed again by themselves (waits doubling from REMINDER_RETRY_BASE_SECONDS, counted on
+    each row), with no dispatcher run in between, until every reminder is sent once."""
     workers(**env_for(twilio_fake, settings), REMINDER_RETRY_BASE_SECONDS="1")
     ids = due_reminders(3)
     twilio_fake.fail_next(count=4, status=503)
@@ -223,7 +226,8 @@ def test_a_worker_keeps_its_database_connections_and_survives_postgresql_droppin
     assert "OperationalError" not in log
 
 
-def test_the_send_task_is_acknowledged_late_and_rejected_when_its_worker_dies():
-    assert send_reminder.acks_late is True
-    assert send_reminder.reject_on_worker_lost is True
+def test_the_send_tasks_are_acknowledged_late_and_rejected_when_their_worker_dies():
+    for task in (send_reminders, send_reminder):
+        assert task.acks_late is True
+        assert task.reject_on_worker_lost is True
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1

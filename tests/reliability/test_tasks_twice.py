@@ -3,7 +3,7 @@
 periodic one on the queue twice around a restart. Each task here is called directly, twice, on
 the test database; the second run must do no work the first did.
 
-Tested that way elsewhere, so not again here: send_reminder (test_reminder_faults.py, with real
+Tested that way elsewhere, so not again here: send_reminders (test_reminder_faults.py, with real
 workers), alert_care_team (tests/tapers/test_checks.py), send_communication
 (tests/tapers/test_coordination_api.py), eligibility_check_send (tests/insurance/
 test_eligibility_api.py), delete_expired_tokens (tests/clinic/test_auth.py),
@@ -28,7 +28,7 @@ from clinic.tasks import licence_expiry_notify
 from insurance.models import Authorization
 from insurance.tasks import refresh_authorization_usage
 from scheduling.models import Reminder
-from scheduling.tasks import dispatch_reminders, send_reminder
+from scheduling.tasks import dispatch_reminders, send_reminders
 from tapers.models import StepStatus, TaperStep
 from tapers.tasks.plans import advance_taper_steps
 from tests.clinic.factories import LocationFactory
@@ -78,10 +78,10 @@ def test_the_dispatcher_run_twice_enqueues_each_due_reminder_once(
 ):
     """The second run finds the rows claimed (their lease has not run out) and enqueues nothing."""
     ids = due_reminders(3)
-    with mock.patch.object(send_reminder, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
+    with mock.patch.object(send_reminders, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
         assert dispatch_reminders() == 3
         assert dispatch_reminders() == 0
-    assert sorted(call.args for call in delay.call_args_list) == [(pk,) for pk in sorted(ids)]
+    assert [sorted(pk for pk in call.args[0]) for call in delay.call_args_list] == [sorted(ids)]  # one chunk
     assert set(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"claimed"}
 
 
