@@ -1,4 +1,5 @@
 import django_filters
+from django_filters.rest_framework import DjangoFilterBackend
 
 from clinic.models import Room, StaffProfile
 
@@ -12,7 +13,27 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
-class RoomFilter(django_filters.FilterSet):
+class FilterSet(django_filters.FilterSet):
+    """The project's filter sets, declared and generated from `filterset_fields` alike: a
+    true/false filter (a boolean field, an `isnull` lookup) takes true or false and answers
+    anything else with a 400, where django-filter's own read "0.05" or "null" as no filter and
+    listed everything."""
+
+    @classmethod
+    def filter_for_lookup(cls, field, lookup_type):  # type: ignore[no-untyped-def]
+        filter_class, params = super().filter_for_lookup(field, lookup_type)
+        if filter_class is django_filters.BooleanFilter:
+            return StrictBooleanFilter, params
+        return filter_class, params
+
+
+class FilterBackend(DjangoFilterBackend):
+    """DRF's django-filter backend, building `filterset_fields` on the project's FilterSet."""
+
+    filterset_base = FilterSet
+
+
+class RoomFilter(FilterSet):
     location = django_filters.UUIDFilter(field_name="location__public_id", help_text="Location id.")
     is_virtual = StrictBooleanFilter()
     is_active = StrictBooleanFilter()
@@ -22,7 +43,7 @@ class RoomFilter(django_filters.FilterSet):
         fields = ["location", "is_virtual", "is_active"]
 
 
-class StaffFilter(django_filters.FilterSet):
+class StaffFilter(FilterSet):
     role = django_filters.CharFilter(field_name="user__groups__name", help_text="Role name, e.g. prescriber.")
     location = django_filters.UUIDFilter(field_name="primary_location__public_id")
 

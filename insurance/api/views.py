@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from clinic.api.filters import StrictBooleanFilter
+from clinic.api.filters import FilterSet, StrictBooleanFilter
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, PublicIdViewSet
 from clinic.errors import ApplicationError, NotFound
 from clinic.models import AuditAction
@@ -54,7 +54,7 @@ from patients.access import scope_to_visible_patients
 from patients.api.base import PatientScopedViewSet
 
 
-class PayerFilter(django_filters.FilterSet):
+class PayerFilter(FilterSet):
     is_active = StrictBooleanFilter()
 
     class Meta:
@@ -104,7 +104,7 @@ class _InsuranceViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedVie
         return found
 
 
-class CoverageFilter(django_filters.FilterSet):
+class CoverageFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__public_id", help_text="Patient id.")
     payer = django_filters.UUIDFilter(field_name="payer__public_id", help_text="Payer id.")
 
@@ -143,7 +143,7 @@ class CoverageViewSet(_InsuranceViewSet):
         return Response(CoverageOutputSerializer(coverage).data)
 
 
-class EligibilityCheckFilter(django_filters.FilterSet):
+class EligibilityCheckFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="coverage__patient__public_id", help_text="Patient id.")
     coverage = django_filters.UUIDFilter(field_name="coverage__public_id", help_text="Coverage id.")
     member_mismatch = StrictBooleanFilter()
@@ -233,7 +233,7 @@ class EligibilityCheckViewSet(_InsuranceViewSet):
         return response
 
 
-class AuthorizationFilter(django_filters.FilterSet):
+class AuthorizationFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="coverage__patient__public_id", help_text="Patient id.")
     coverage = django_filters.UUIDFilter(field_name="coverage__public_id", help_text="Coverage id.")
     level = django_filters.CharFilter(field_name="level__code", help_text="php, iop or outpatient.")
@@ -296,7 +296,7 @@ class AuthorizationViewSet(_InsuranceViewSet):
         return Response(self._fresh(review.authorization), status=status.HTTP_201_CREATED)
 
 
-class BillingAlertFilter(django_filters.FilterSet):
+class BillingAlertFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__public_id", help_text="Patient id.")
     open = StrictBooleanFilter(field_name="resolved_at", lookup_expr="isnull", help_text="true: still to do.")
 
@@ -326,7 +326,7 @@ class BillingAlertViewSet(_InsuranceViewSet):
         return Response(BillingAlertOutputSerializer(selectors.billing_alert_list().get(pk=alert.pk)).data)
 
 
-class PaymentPlanFilter(django_filters.FilterSet):
+class PaymentPlanFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__public_id", help_text="Patient id.")
 
     class Meta:

@@ -3,12 +3,12 @@ from uuid import UUID
 import django_filters
 from django.db.models import Q, QuerySet
 
-from clinic.api.filters import StrictBooleanFilter
+from clinic.api.filters import FilterSet, StrictBooleanFilter
 from patients.models import IntakeAssessment, Patient, PatientStatus
 from patients.selectors import patients_at_level
 
 
-class PatientFilter(django_filters.FilterSet):
+class PatientFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=PatientStatus.choices)
     level_of_care = django_filters.CharFilter(method="filter_level", help_text="Current level code, e.g. iop.")
     primary_clinician = django_filters.UUIDFilter(method="filter_primary", help_text="Staff id.")
@@ -40,7 +40,7 @@ class PatientFilter(django_filters.FilterSet):
         return queryset
 
 
-class IntakeFilter(django_filters.FilterSet):
+class IntakeFilter(FilterSet):
     patient__public_id = django_filters.UUIDFilter(help_text="Patient id.")
     decision = django_filters.ChoiceFilter(choices=[("confirmed", "confirmed"), ("overridden", "overridden")])
     decided = StrictBooleanFilter(method="filter_decided", help_text="false: waiting for a clinician's decision.")

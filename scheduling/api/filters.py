@@ -3,11 +3,11 @@ from uuid import UUID
 import django_filters
 from django.db.models import QuerySet
 
-from clinic.api.filters import StrictBooleanFilter
+from clinic.api.filters import FilterSet, StrictBooleanFilter
 from scheduling.models import Booking, OptOut, Session, SessionStaff, StaffTask
 
 
-class _RangeFilterSet(django_filters.FilterSet):
+class _RangeFilterSet(FilterSet):
     """`start` and `end`: rows overlapping [start, end) (a calendar's range)."""
 
     start = django_filters.IsoDateTimeFilter(
@@ -53,7 +53,7 @@ class BookingFilter(_RangeFilterSet):
         fields = ["patient", "session", "status", "attendance", "start", "end"]
 
 
-class StaffTaskFilter(django_filters.FilterSet):
+class StaffTaskFilter(FilterSet):
     open = StrictBooleanFilter(field_name="done_at", lookup_expr="isnull", help_text="true: still to do; false: done.")
     patient = django_filters.UUIDFilter(field_name="patient__public_id")
 
@@ -62,7 +62,7 @@ class StaffTaskFilter(django_filters.FilterSet):
         fields = ["open", "kind", "patient"]
 
 
-class OptOutFilter(django_filters.FilterSet):
+class OptOutFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__public_id")
 
     class Meta:

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from clinic.api.filters import StrictBooleanFilter
+from clinic.api.filters import FilterSet, StrictBooleanFilter
 from clinic.api.viewsets import UUID_PATTERN, AuditedListMixin, AuditedRetrieveMixin
 from clinic.errors import ApplicationError, NotFound
 from clinic.roles import CLINICAL_ROLES
@@ -46,7 +46,7 @@ def _prescriber(public_id: UUID) -> Prescriber:
     return prescriber
 
 
-class PrescriberOfRecordFilter(django_filters.FilterSet):
+class PrescriberOfRecordFilter(FilterSet):
     episode = django_filters.UUIDFilter(field_name="episode__public_id", help_text="Episode of care id.")
     patient = django_filters.UUIDFilter(field_name="episode__patient__public_id", help_text="Patient id.")
     current = StrictBooleanFilter(field_name="ended_on", lookup_expr="isnull", help_text="true: the current one only.")
@@ -98,7 +98,7 @@ class PrescriberOfRecordViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientS
         return Response(PrescriberOfRecordChangeOutputSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
-class CommunicationFilter(django_filters.FilterSet):
+class CommunicationFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__public_id", help_text="Patient id: their log.")
     prescriber = django_filters.UUIDFilter(field_name="prescriber__public_id", help_text="Prescriber id.")
 

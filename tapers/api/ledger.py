@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from clinic.api.filters import StrictBooleanFilter
+from clinic.api.filters import FilterSet, StrictBooleanFilter
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, PublicIdViewSet, ReadOnlyViewSet
 from clinic.errors import ApplicationError
 from patients.api.base import PatientScopedViewSet
@@ -42,7 +42,7 @@ from tapers.models import Medication, PdmpCheck, PdmpImport, Prescriber, Prescri
 from tapers.services import ledger as services
 
 
-class MedicationFilter(django_filters.FilterSet):
+class MedicationFilter(FilterSet):
     class Meta:
         model = Medication
         fields = ["drug_class", "half_life_group"]
@@ -59,7 +59,7 @@ class MedicationViewSet(ReadOnlyViewSet):
         return selectors.medication_list()
 
 
-class PrescriberFilter(django_filters.FilterSet):
+class PrescriberFilter(FilterSet):
     npi = django_filters.CharFilter()
     name = django_filters.CharFilter(lookup_expr="icontains")
     internal = StrictBooleanFilter(field_name="staff", lookup_expr="isnull", exclude=True)
@@ -95,7 +95,7 @@ class PrescriberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Public
         return Response(PrescriberOutputSerializer(prescriber).data)
 
 
-class PrescriptionFilter(django_filters.FilterSet):
+class PrescriptionFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__public_id", help_text="Patient id: their ledger.")
     entered_in_error = StrictBooleanFilter(
         field_name="entered_in_error_at", lookup_expr="isnull", exclude=True, help_text="false: the live ledger."
@@ -154,7 +154,7 @@ class PrescriptionViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedV
         return dict(PrescriptionOutputSerializer(selectors.prescription_list().get(pk=rx.pk)).data)
 
 
-class _PatientFilter(django_filters.FilterSet):
+class _PatientFilter(FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__public_id", help_text="Patient id.")
 
 

@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+from clinic.roles import Role
+
 pytestmark = pytest.mark.django_db
 
 
@@ -113,3 +115,19 @@ def test_a_post_to_an_unknown_api_url_is_a_json_404_even_with_a_session(make_use
     response = browser.post("/api/v1/intake-assessments/not-a-uuid/decision/", {})
     assert response.status_code == 404
     assert response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/opt-outs/?opted_out=-1", "opted_out"),  # a filter generated from a boolean field
+        ("/api/v1/tracks/?is_active=0.05", "is_active"),
+        ("/api/v1/episodes/?discharged_on__isnull=maybe", "discharged_on__isnull"),  # an isnull lookup
+        ("/api/v1/withdrawal-checks/?hold=null", "hold"),
+    ],
+)
+def test_a_generated_true_or_false_filter_refuses_anything_else(client_for, make_user, url, field):
+    # Found by the schema fuzzer: django-filter's BooleanFilter read these as no filter and listed all.
+    response = client_for(make_user(Role.CLINICIAN, Role.ADMISSIONS)).get(url)
+    assert response.status_code == 400, response.content
+    assert set(response.json()["extra"]["fields"]) == {field}

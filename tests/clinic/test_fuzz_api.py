@@ -338,13 +338,10 @@ def clinic(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
 
 # Found by the fuzzer and not fixed yet: each an expected failure until its fix lands (not strict:
 # the examples drawn change with the schema, and a fix elsewhere may land first).
-EPISODE_PLANS = "safety_plan and relapse_prevention_plan are null for some roles; the schema says string"
 KNOWN_FAILURES = {
-    "GET /api/v1/episodes/": EPISODE_PLANS,
-    "GET /api/v1/episodes/{id}/": EPISODE_PLANS,
-    "GET /api/v1/opt-outs/": "?opted_out=-1 and a non-integer ?page are answered as if valid",
-    "GET /api/v1/tracks/": "?is_active=0.05 and a non-integer ?page are answered as if valid",
-    "GET /api/v1/program-hours/": "?public_id= that is not a UUID is answered as if valid",
+    # Python reads "{...}", "urn:uuid:..." and 32 hexadecimal digits without hyphens as a UUID;
+    # the schema's format does not. Harmless in a filter (the same UUID is meant); left as is.
+    "GET /api/v1/program-hours/": "?public_id= written as a UUID without hyphens or in braces is accepted",
 }
 
 

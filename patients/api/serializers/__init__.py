@@ -141,6 +141,9 @@ class EpisodeOutputSerializer(serializers.ModelSerializer[EpisodeOfCare]):
     intake_assessment = serializers.UUIDField(source="intake_assessment.public_id", read_only=True, allow_null=True)
     current_level = serializers.SerializerMethodField()
     stays = LevelOfCareStayOutputSerializer(many=True, read_only=True)
+    # Null for a caller who may not read the patient's clinical records (to_representation).
+    relapse_prevention_plan = serializers.CharField(read_only=True, allow_null=True)
+    safety_plan = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = EpisodeOfCare
