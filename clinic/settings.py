@@ -187,8 +187,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
         "clinic.api.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "clinic.api.parsers.FormParser",
+        "clinic.api.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "clinic.api.pagination.Pagination",
     "PAGE_SIZE": 50,

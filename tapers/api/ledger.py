@@ -12,12 +12,12 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from clinic.api.filters import FilterSet, StrictBooleanFilter
+from clinic.api.parsers import FormParser, MultiPartParser
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, PublicIdViewSet, ReadOnlyViewSet
 from clinic.errors import ApplicationError
 from patients.api.base import PatientScopedViewSet
