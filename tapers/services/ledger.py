@@ -437,6 +437,12 @@ def pdmp_check_record(
     checked_at = checked_at or now
     if checked_at > now:
         raise _fields_error("A PDMP check cannot be in the future.", checked_at="In the future.")
+    if checked_at.date() < patient.date_of_birth:
+        # Found by the schema fuzzer: a year-235 check was stored, then read back in New York's
+        # pre-1883 local mean time (-04:56:02), which is no RFC 3339 date-time.
+        raise _fields_error(
+            "A PDMP check cannot be before the patient was born.", checked_at="Before the date of birth."
+        )
     checked_on = timezone.localdate(checked_at, timezone=patient.time_zone)
     due = next_due_on or checked_on + timedelta(days=settings.PDMP_RECHECK_DAYS)
     if due <= checked_on:

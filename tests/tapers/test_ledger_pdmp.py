@@ -214,6 +214,7 @@ def test_a_check_is_due_again_after_pdmp_recheck_days_by_default(client_for, doc
         ({"state": "Massachusetts", "result_summary": "x"}, "state"),
         ({"state": "MA"}, "result_summary"),
         ({"state": "MA", "result_summary": "x", "checked_at": "2026-11-24T10:00:00Z"}, "checked_at"),
+        ({"state": "MA", "result_summary": "x", "checked_at": "0235-01-01T10:00:00Z"}, "checked_at"),  # the fuzzer's
         ({"state": "MA", "result_summary": "x", "next_due_on": "2026-11-23"}, "next_due_on"),
     ],
 )
