@@ -146,6 +146,7 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
         f"{settings.CELERY_WORKER_PREFETCH_MULTIPLIER}, acks_late {settings.CELERY_TASK_ACKS_LATE}",
         "dispatch_batch": settings.REMINDER_DISPATCH_BATCH,
         "dispatch_max_batches": settings.REMINDER_DISPATCH_MAX_BATCHES,
+        "send_chunk": settings.REMINDER_SEND_CHUNK,
         "policy": "window 00:00-23:59:59 in the patient's zone, 10 a day, offsets 24 h and 2 h",
         "sms_backend": "clinic.messaging.FileSmsBackend",
     }
@@ -216,7 +217,10 @@ def print_report(report: dict[str, Any]) -> None:
         maxrss = f"{run['max_rss_kib_before'] / 1024:.0f}/{run['max_rss_kib_after'] / 1024:.0f}"
         peaks = " / ".join(f"{peak['peak_bytes'] / mib:.2f}" for peak in traced["tracemalloc"])
         print(f"{entry['counts']['bookings']:>10,} {rss:>23} {maxrss:>27} {peaks:>21}")
-    print("\nSends through one worker (prefork, concurrency 2, file backend) and the no-op baseline (tasks/s):")
+    print(
+        f"\nSends through one worker (prefork, concurrency 2, file backend; a send task per chunk of "
+        f"{report['config']['send_chunk']}) and the no-op baseline (tasks/s):"
+    )
     header = (
         f"{'bookings':>10} {'sample':>6} {'no-op filled':>12} {'again':>6} {'while enq.':>10} "
         f"{'sends/s':>8} {'ratio':>6} {'PG conn.':>8} {'CPU ms/task no-op | send':>25}  outcomes"
@@ -240,23 +244,27 @@ def print_report(report: dict[str, Any]) -> None:
             f"{sends['per_second']:>8.1f} {worker['ratio']:>6.1%} {sends['postgres_connections_opened']:>8,} "
             f"{cpu:>25}  {outcomes}"
         )
-    print("(CPU ms per task: the worker's processes + PostgreSQL's, for the no-op with the queue filled, and a send)")
+    print(
+        "(CPU ms per task: the worker's processes + PostgreSQL's, for the no-op with the queue filled, and per "
+        "reminder sent; a send task sends a chunk)"
+    )
     for entry in report["sizes"].values():
         if "send_in_process" not in entry:
             continue
         profile = entry["send_in_process"]
         print(
-            f"\nOne send in this process ({entry['counts']['bookings']:,} bookings): {profile['ms_per_send']} ms, "
-            f"{profile['queries_per_send']} queries\n  ({profile['sql_ms_per_send']} ms in SQL round trips, "
-            f"{profile['python_ms_per_send']} ms the rest, commit included); share of a profiled send:"
+            f"\nSends in this process, in chunks of {profile['chunk']} ({entry['counts']['bookings']:,} bookings): "
+            f"{profile['ms_per_send']} ms, {profile['queries_per_send']} queries a send\n  "
+            f"({profile['sql_ms_per_send']} ms in SQL round trips, {profile['python_ms_per_send']} ms the rest, "
+            f"commit included); share of the profiled chunks:"
         )
         for step, share in profile["profile_share_of_send"].items():
             print(f"  {share:6.1%}  {step}")
         print(
-            f"  with close_old_connections before and after each send, as the worker does (a health check, "
-            f"SELECT 1, before the first query): {profile['ms_per_send_as_worker']} ms; the statements of one send:"
+            f"  with close_old_connections before and after each chunk, as the worker does (a health check, "
+            f"SELECT 1, before the first query): {profile['ms_per_send_as_worker']} ms; the statements of one chunk:"
         )
-        for statement in profile["statements_of_one_send"]:
+        for statement in profile["statements_of_one_chunk"]:
             print(f"    {statement}")
     targets = report["targets"]
     ratios = ", ".join(f"{label}: {ratio:.1%}" for label, ratio in targets["sends_ratio"]["measured"].items())

@@ -66,28 +66,43 @@ def dispatcher_child(traced: bool) -> int:
 
     common.setup_django(os.environ["DATABASE_URL"])
 
+    from unittest import mock
+
     from django.conf import settings
     from django.db import connection
     from django.test.utils import override_settings
 
+    from scheduling.services import reminders
     from scheduling.services.reminders import reminders_dispatch
-    from scheduling.tasks import send_reminder
+    from scheduling.tasks import send_reminders
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM scheduling_reminder WHERE status = 'pending' AND due_at <= now()")
         (due,) = cursor.fetchone()
-    send_reminder.app.connection_for_write().ensure_connection(max_retries=3)  # the broker answers
+    send_reminders.app.connection_for_write().ensure_connection(max_retries=3)  # the broker answers
 
+    # Per batch: its rows, from the claim's start to its first enqueue (the claim and its
+    # commit), and the time in enqueueing its chunks; tasks: the chunks enqueued.
     batches: list[dict[str, float]] = []
-    mark = [time.perf_counter()]
+    claim = reminders.reminders_claim
+    tasks = [0]
 
-    def enqueue(ids: list[int]) -> None:
-        # What dispatch_reminders passes (scheduling/tasks.py), timed per batch.
-        started = time.perf_counter()
-        [send_reminder.delay(pk) for pk in ids]
-        ended = time.perf_counter()
-        batches.append({"rows": len(ids), "claim_s": started - mark[0], "enqueue_s": ended - started})
-        mark[0] = ended
+    def timed_claim(**kwargs: Any) -> list[int]:
+        batches.append({"rows": 0, "claim_s": 0.0, "enqueue_s": 0.0, "start": time.perf_counter()})
+        return claim(**kwargs)
+
+    def enqueue(chunk: list[int]) -> None:
+        # What dispatch_reminders passes (scheduling/tasks.py): one send task per chunk.
+        batch, started = batches[-1], time.perf_counter()
+        if not batch["rows"]:
+            batch["claim_s"] = started - batch["start"]
+        send_reminders.delay(chunk)
+        batch["enqueue_s"] += time.perf_counter() - started
+        batch["rows"] += len(chunk)
+        tasks[0] += 1
+
+    patched = mock.patch.object(reminders, "reminders_claim", timed_claim)
+    patched.start()
 
     limit = settings.REMINDER_DISPATCH_BATCH * settings.REMINDER_DISPATCH_MAX_BATCHES
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -96,7 +111,6 @@ def dispatcher_child(traced: bool) -> int:
     claimed, runs = 0, 0
     peaks: list[dict[str, int]] = []
     started = time.perf_counter()
-    mark[0] = started
     if traced:
         # tracemalloc makes each enqueue about 7 times slower, so the whole backlog would
         # take minutes: one batch untraced first (Celery and kombu import and cache what
@@ -127,6 +141,8 @@ def dispatcher_child(traced: bool) -> int:
     elapsed = time.perf_counter() - started
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sampler.stop()
+    patched.stop()
+    batches = [batch for batch in batches if batch["rows"]]  # the last claim of a run finds none
 
     import redis
 
@@ -137,9 +153,11 @@ def dispatcher_child(traced: bool) -> int:
         "due_before": due,
         "claimed": claimed,
         "dispatcher_runs": runs,
+        "tasks_enqueued": tasks[0],
         "enqueued_in_broker": queued,
         "batches": len(batches),
         "batch_size": settings.REMINDER_DISPATCH_BATCH,
+        "send_chunk": settings.REMINDER_SEND_CHUNK,
         "seconds": round(elapsed, 3),
         "rows_per_second": round(claimed / elapsed, 1),
         "claim_seconds": round(sum(claims), 3),
@@ -174,8 +192,12 @@ def measure_dispatcher(size: data.Size, redis: ThrowawayRedis, *, traced: bool) 
     if done.returncode or not lines:
         raise SystemExit(f"The dispatcher subprocess failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     result: dict[str, Any] = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
-    if result["enqueued_in_broker"] != result["claimed"]:
-        raise SystemExit(f"{result['claimed']} reminders claimed but {result['enqueued_in_broker']} tasks enqueued.")
+    chunks = -(-result["claimed"] // result["send_chunk"])  # at least; more when a batch ends in a short chunk
+    if result["enqueued_in_broker"] != result["tasks_enqueued"] or result["tasks_enqueued"] < chunks:
+        raise SystemExit(
+            f"{result['claimed']} reminders claimed, {result['tasks_enqueued']} send tasks enqueued, "
+            f"{result['enqueued_in_broker']} in the broker."
+        )
     data.release_claims()
     return result
 

@@ -138,45 +138,60 @@ def run_noop(count: int, client: Any, worker_pid: int, *, prefill: bool) -> dict
 
 def run_sends(count: int, client: Any, worker_pid: int) -> dict[str, Any]:
     """Claim and enqueue `count` due reminders with the real dispatcher (batches of
-    REMINDER_DISPATCH_BATCH) while the worker consumes, and time them from the first
-    enqueue to the last row marked sent."""
+    REMINDER_DISPATCH_BATCH, one send task per chunk of REMINDER_SEND_CHUNK) while the
+    worker consumes, and time them from the first enqueue to the last row marked sent."""
     from django.conf import settings
     from django.db.models import Max
     from django.test.utils import override_settings
 
     from scheduling.models import Reminder, ReminderStatus
     from scheduling.services.reminders import reminders_dispatch
-    from scheduling.tasks import send_reminder
+    from scheduling.tasks import send_reminders
 
     claimed: list[int] = []
+    tasks = [0]
     started: list[float] = []
     before: dict[str, float] = {}
     sessions = connections_opened()
 
-    def enqueue(ids: list[int]) -> None:
+    def enqueue(chunk: list[int]) -> None:
         if not started:
             before.update(cpu_snapshot(worker_pid))
             started.append(time.time())
-        [send_reminder.delay(pk) for pk in ids]
-        claimed.extend(ids)
+        send_reminders.delay(chunk)  # what dispatch_reminders does
+        claimed.extend(chunk)
+        tasks[0] += 1
 
     batch = min(count, settings.REMINDER_DISPATCH_BATCH)
     with override_settings(REMINDER_DISPATCH_BATCH=batch, REMINDER_DISPATCH_MAX_BATCHES=-(-count // batch)):
         reminders_dispatch(enqueue=enqueue)
-    drained = wait_drained(client, timeout=1200)
-    after = cpu_snapshot(worker_pid)
     rows = Reminder.objects.filter(pk__in=claimed)
+    deadline = time.monotonic() + 1200
+    while True:
+        drained = wait_drained(client, timeout=1200)
+        # An empty queue is not enough: kombu pops a message before it records it as
+        # unacknowledged, so the last chunk can be in neither for a moment (one chunk is the
+        # whole of the warm-up). Done when no row is still claimed (a row queued again for
+        # later stays claimed until it goes).
+        if not rows.filter(status=ReminderStatus.CLAIMED).exists():
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit("Timed out waiting for the claimed reminders to be sent.")
+        time.sleep(0.02)
+    after = cpu_snapshot(worker_pid)
     outcomes = Counter(rows.values_list("status", flat=True))
     last = rows.filter(status=ReminderStatus.SENT).aggregate(last=Max("updated_at"))["last"]
     sent = outcomes.get(ReminderStatus.SENT, 0)
     seconds = (last.timestamp() if last else drained) - started[0]
     return {
         "claimed": len(claimed),
+        "send_tasks": tasks[0],
         "sent": sent,
         "outcomes": dict(outcomes),
         "seconds": round(seconds, 3),
         "per_second": round(sent / seconds, 1),
         "cpu_cores": cpu_cores(before, after, drained - started[0]),
+        # per reminder (a send), not per task: a task sends a chunk
         "cpu_ms_per_task": cpu_ms_per_task(before, after, len(claimed)),
         "postgres_connections_opened": connections_opened() - sessions,
     }
@@ -229,20 +244,25 @@ def measure_sends(size: data.Size, redis: ThrowawayRedis, sample: int) -> dict[s
 
 
 def profile_send(count: int) -> dict[str, Any]:
-    """Send `count` due reminders in this process (the file backend, as in the worker),
-    timing each send and the SQL it runs, then profile as many more with cProfile to see
-    which steps take the time."""
+    """Send `count` due reminders in this process, in chunks of REMINDER_SEND_CHUNK through
+    reminders_send as the worker's task does (the file backend, as in the worker), timing the
+    SQL they run; then as many more with close_old_connections around each chunk, as the
+    worker does; then as many more under cProfile to see which steps take the time."""
     import cProfile
     import pstats
 
+    from django.conf import settings
     from django.db import close_old_connections, connection, transaction
 
     from scheduling.services import reminders
-    from scheduling.services.reminders import reminder_send, reminders_claim
+    from scheduling.services.reminders import reminders_claim, reminders_send
 
-    def claim(rows: int = count) -> list[int]:
+    size = settings.REMINDER_SEND_CHUNK
+
+    def claim(rows: int = count) -> list[list[int]]:
         with transaction.atomic():
-            return reminders_claim(batch=rows)
+            ids = reminders_claim(batch=rows)
+        return [ids[first : first + size] for first in range(0, len(ids), size)]
 
     queries: list[float] = []
 
@@ -253,30 +273,30 @@ def profile_send(count: int) -> dict[str, Any]:
         finally:
             queries.append(time.perf_counter() - started)
 
-    def send_all(ids: list[int], *, as_worker: bool) -> tuple[float, Counter[str]]:
+    def send_all(chunks: list[list[int]], *, as_worker: bool) -> tuple[float, Counter[str]]:
         outcomes: Counter[str] = Counter()
         started = time.perf_counter()
         with connection.execute_wrapper(timed):
-            for pk in ids:
+            for chunk in chunks:
                 # What clinic/celery.py does around every task: the connection is kept, and
                 # CONN_HEALTH_CHECKS costs a SELECT 1 before the task's first query.
                 if as_worker:
                     close_old_connections()
-                outcomes[reminder_send(pk).status] += 1
+                outcomes.update(outcome.status for outcome in reminders_send(chunk).values())
                 if as_worker:
                     close_old_connections()
         return time.perf_counter() - started, outcomes
 
-    reminder_send(claim(1)[0])  # warm: imports, the connection, translations
+    reminders_send(claim(size)[0])  # warm: imports, the connection, translations
     statements: list[str] = []
 
     def keep(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         statements.append(" ".join(sql.split())[:110])  # the SQL only: the values are parameters
         return execute(sql, params, many, context)
 
-    one = claim(1)[0]
+    one = claim(size)[0]
     with connection.execute_wrapper(keep):
-        reminder_send(one)
+        reminders_send(one)
     seconds, outcomes = send_all(claim(), as_worker=False)
     sql, query_count = sum(queries), len(queries)
     sends = outcomes.total()
@@ -286,12 +306,12 @@ def profile_send(count: int) -> dict[str, Any]:
     profiler = cProfile.Profile()
     more = claim()
     profiler.enable()
-    for pk in more:
-        reminder_send(pk)
+    for chunk in more:
+        reminders_send(chunk)
     profiler.disable()
     stats = pstats.Stats(profiler)
     total: float = stats.total_tt  # type: ignore[attr-defined]
-    # (file, first line, name) -> cumulative seconds, for the steps of reminder_send.
+    # (file, first line, name) -> cumulative seconds, for the steps of reminders_send.
     cumulative = {key: entry[3] for key, entry in stats.stats.items()}  # type: ignore[attr-defined]
 
     def share(function: Any) -> float:
@@ -303,30 +323,33 @@ def profile_send(count: int) -> dict[str, Any]:
         ]
         return round(sum(found) / total, 3)
 
-    commit = sum(
-        seconds
-        for (file, _, name), seconds in cumulative.items()
-        if file.endswith("django/db/transaction.py") and name == "__exit__"
-    )
+    def share_named(suffix: str, name: str) -> float:
+        found = [seconds for (file, _, fn), seconds in cumulative.items() if file.endswith(suffix) and fn == name]
+        return round(sum(found) / total, 3)
+
     shares = {
-        "_lock: the row, its booking, session, type and patient, locked": share(reminders._lock),
+        "_lock: the chunk's rows, bookings, sessions, types and patients, locked": share(reminders._lock),
         "ReminderPolicy.current: get_or_create": share(reminders.ReminderPolicy.current.__func__),  # type: ignore[attr-defined]
-        "_why_not: the opt-out query and the planning rule": share(reminders._why_not),
-        "_over_daily_cap: today's sends counted": share(reminders._over_daily_cap),
+        "_opted_out: the chunk's opt-outs": share(reminders._opted_out),
+        "_sent_today: today's sends per patient": share(reminders._sent_today),
+        "_journal_read: the journal of sends (Redis MGET)": share(reminders._journal_read),
+        "_recheck: the planning rule, the window, the daily cap": share(reminders._recheck),
         "reminder_values: date and time in the patient's zone and language": share(reminders.reminder_values),
         "send_sms: the file backend": share(reminders.messaging.send_sms),
-        "_finish: the row saved": share(reminders._finish),
-        "commit": round(commit / total, 3),
+        "_journal_write: the send journaled (Redis SET)": share(reminders._journal_write),
+        "_write: every outcome written, one UPDATE ... FROM (VALUES ...)": share(reminders._write),
+        "commit": share_named("django/db/transaction.py", "__exit__"),
     }
     return {
+        "chunk": size,
         "sends": sends,
         "outcomes": dict(outcomes),
         "ms_per_send": round(seconds / sends * 1000, 2),
         "queries_per_send": round(query_count / sends, 2),
         "sql_ms_per_send": round(sql / sends * 1000, 2),
         "python_ms_per_send": round((seconds - sql) / sends * 1000, 2),
-        # with close_old_connections around each send, as in the worker
+        # with close_old_connections around each chunk, as in the worker
         "ms_per_send_as_worker": round(as_worker / sends * 1000, 2),
-        "statements_of_one_send": statements,
+        "statements_of_one_chunk": statements,
         "profile_share_of_send": shares,
     }
