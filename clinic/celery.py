@@ -50,7 +50,9 @@ app.conf.beat_schedule = {
         "task": "clinic.tasks.delete_expired_tokens",
         "schedule": crontab(hour=3, minute=15),
     },
-    # The reminder outbox's dispatcher: claims what is due and enqueues the sends.
+    # The reminder outbox's dispatcher: claims what is due and enqueues the sends, one task per
+    # chunk of REMINDER_SEND_CHUNK. Every minute, so a reminder goes within a minute of its time;
+    # a run that finds nothing due is one indexed query.
     "dispatch-reminders": {
         "task": "scheduling.tasks.dispatch_reminders",
         "schedule": 60.0,

@@ -9,9 +9,10 @@
   the channel backend with the row's idempotency key and records every outcome in one update;
   `reminder_send` is the chunk of one.
 
-Postgres is the truth and Redis only carries ids: a claim that never reached a worker, or a
-worker that died mid-send, leaves the row claimed until its lease runs out, and the next
-dispatcher run claims it again.
+Postgres is the truth; Redis carries ids, and keeps a short journal of what the backend took
+(see "the journal of what went out"). A claim that never reached a worker, or a worker that
+died mid-chunk, leaves the rows claimed until their lease runs out, and the next dispatcher
+run claims them again; a row the journal says went out is then recorded, not sent again.
 """
 
 from __future__ import annotations
