@@ -21,6 +21,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps as django_apps
+
 from tapers.equivalence import DRUGS
 
 SHORT, INTERMEDIATE, LONG = "short", "intermediate", "long"
@@ -117,11 +119,13 @@ def seed_catalogue_after_migrate(sender: Any, **kwargs: Any) -> None:
     table), as clinic's levels of care do. Only when tapers is migrated, with the migrated state."""
     if getattr(sender, "label", None) != "tapers":
         return
-    state = kwargs.get("apps")
+    # migrate sends the migrated state; flush sends none, and its tables are the current models'.
+    # (Without this the catalogue never came back after a flush: tests that ran after a
+    # transactional test on the same database, as pytest-xdist orders them, found it empty.)
+    state = kwargs.get("apps") or django_apps
     try:
-        medication = state.get_model("tapers", "Medication") if state else None
-        strength = state.get_model("tapers", "MedicationStrength") if state else None
+        medication = state.get_model("tapers", "Medication")
+        strength = state.get_model("tapers", "MedicationStrength")
     except LookupError:  # migrated back before the catalogue
         return
-    if medication is not None and strength is not None:
-        seed_catalogue(medication, strength, using=kwargs.get("using", "default"))
+    seed_catalogue(medication, strength, using=kwargs.get("using", "default"))

@@ -4,11 +4,12 @@ no dispensing is imported twice and no flag is inserted twice."""
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 
 from tapers.models import Medication, MedicationStrength, PdmpImport, Prescription, RiskFlag
 from tapers.pdmp import REQUIRED_COLUMNS
 from tapers.services import ledger
-from tapers.services.ledger_catalogue import seed_catalogue
+from tapers.services.ledger_catalogue import catalogue_rows
 from tests.tapers.factories import PrescriberFactory
 from tests.tapers.factories_ledger import days_ago, medication
 from tests.utils import race
@@ -26,9 +27,16 @@ FILE = "\n".join(
 
 @pytest.fixture
 def team(doctor, patient):
-    # A transactional test's database was flushed: the migration's catalogue is put back.
-    seed_catalogue(Medication, MedicationStrength)
     return doctor, patient
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_catalogue_comes_back_after_a_flush():
+    # Every transactional test ends in a flush; the tests after it on that database read the
+    # migration's catalogue (flush sends post_migrate without the migrated state).
+    call_command("flush", interactive=False, verbosity=0)
+    assert set(Medication.objects.values_list("generic_name", flat=True)) == {row[0] for row in catalogue_rows()}
+    assert MedicationStrength.objects.filter(medication__generic_name="alprazolam").exists()
 
 
 @pytest.mark.parametrize("attempt", range(3))
