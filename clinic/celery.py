@@ -38,9 +38,9 @@ app.conf.beat_schedule = {
         "task": "clinic.tasks.licence_expiry_notify",
         "schedule": crontab(hour=7, minute=0),
     },
-    # Work a request recorded while Redis was down (a held check's alert, a queued letter) goes
-    # out within minutes of Redis coming back; rows owed less than REQUEUE_AFTER_MINUTES are
-    # left to their first enqueue.
+    # Work a request recorded while Redis was down (a held check's alert, a queued letter, an
+    # eligibility check) goes out within minutes of Redis coming back; rows owed less than
+    # REQUEUE_AFTER_MINUTES are left to their first enqueue.
     "requeue-owed-work": {
         "task": "clinic.tasks.requeue_owed_work",
         "schedule": 300.0,

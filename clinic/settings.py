@@ -153,8 +153,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
-# Work a request recorded while the broker was down (a held check's alert, a queued letter) is
-# enqueued again once it has been owed this long (clinic.queueing.requeue_owed_work, every 5 minutes).
+# Work a request recorded while the broker was down (a held check's alert, a queued letter, a
+# clearinghouse eligibility check) is enqueued again once it has been owed this long
+# (clinic.queueing.requeue_owed_work, every 5 minutes).
 REQUEUE_AFTER_MINUTES = env.int("REQUEUE_AFTER_MINUTES", default=15)
 
 # Scheme and host that links in staff emails start with (https://clinic.example.org): the care

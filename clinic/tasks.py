@@ -21,6 +21,7 @@ def delete_expired_tokens() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def requeue_owed_work() -> int:
-    """Work recorded while the broker was down (a held check's alert, a queued letter), enqueued
-    again once it is back. Idempotent: the tasks it enqueues each do their work once."""
+    """Work recorded while the broker was down (a held check's alert, a queued letter, an
+    eligibility check), enqueued again once it is back. Idempotent: the tasks it enqueues each
+    do their work once."""
     return requeue(now=timezone.now())

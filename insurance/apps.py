@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 
@@ -54,6 +56,12 @@ class InsuranceConfig(DomainAppConfig):
     def ready(self) -> None:
         super().ready()
         from insurance import receivers  # noqa: F401  (connects to patients' signals)
+
+    def owed_work(self, before: datetime) -> list[tuple[Any, Iterable[int]]]:
+        from insurance.services.eligibility import eligibility_checks_owed_send
+        from insurance.tasks import eligibility_check_send
+
+        return [(eligibility_check_send, eligibility_checks_owed_send(before))]
 
     def desk_panels(self, request: HttpRequest) -> list[DeskPanel]:
         from django.urls import reverse

@@ -13,14 +13,16 @@ import dataclasses
 import logging
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict
@@ -28,7 +30,7 @@ from clinic.models import AuditAction
 from clinic.queueing import enqueue_on_commit
 from clinic.roles import require_role
 from insurance import benefits as rules
-from insurance.clearinghouse import ClearinghouseError, get_backend, new_payload_id
+from insurance.clearinghouse import ClearinghouseError, ManualBackend, get_backend, new_payload_id
 from insurance.models import CheckMode, CheckStatus, Coverage, EligibilityCheck, SubscriberRelationship
 from insurance.services import INSURANCE_WRITERS
 from insurance.x12 import build_270, parse_271
@@ -185,6 +187,21 @@ def eligibility_check_request(
 
         enqueue_on_commit(eligibility_check_send, check.pk)
     return check
+
+
+def eligibility_checks_owed_send(before: datetime) -> QuerySet[EligibilityCheck, int]:
+    """Ids of clearinghouse checks still awaiting an answer well after their task would have
+    ended: it retries with a doubling wait and marks the check failed after its last try, so a
+    check opened before `before` less that whole schedule and still awaiting was never sent
+    (the broker was down when it was opened). None while the configured backend leaves the
+    answers to staff (manual, file): their checks await by design."""
+    if issubclass(import_string(settings.CLEARINGHOUSE_BACKEND), ManualBackend):
+        return EligibilityCheck.objects.none().values_list("pk", flat=True)
+    schedule = sum(settings.CLEARINGHOUSE_RETRY_BASE_SECONDS * 2**n for n in range(settings.CLEARINGHOUSE_MAX_RETRIES))
+    # created_at on awaiting checks: the partial index eligibility_awaiting.
+    return EligibilityCheck.objects.filter(
+        mode=CheckMode.HTTP, status=CheckStatus.AWAITING, created_at__lt=before - timedelta(seconds=schedule)
+    ).values_list("pk", flat=True)
 
 
 def eligibility_check_send(check_id: int) -> EligibilityCheck | None:

@@ -230,6 +230,39 @@ def test_the_clearinghouse_answers_through_the_task(
     assert len(clearinghouse_fake.requests) == 1
 
 
+def test_a_check_whose_send_was_never_enqueued_is_sent_once_owed(
+    billing_client, coverage, clearinghouse_fake, settings, clock, published_tasks
+):
+    from datetime import timedelta
+
+    from clinic.tasks import requeue_owed_work
+
+    options = clearinghouse_fake.backend_options()
+    settings.CLEARINGHOUSE_URL = options["url"]
+    settings.CLEARINGHOUSE_USERNAME = options["username"]
+    settings.CLEARINGHOUSE_PASSWORD = options["password"]
+    settings.CLEARINGHOUSE_RETRY_BASE_SECONDS, settings.CLEARINGHOUSE_MAX_RETRIES = 30, 4
+    # Opened inside the test's transaction, which never commits: its on-commit enqueue never
+    # happens, as when the broker was down at the commit.
+    check = EligibilityCheck.objects.get(public_id=ask(billing_client, coverage).json()["id"])
+
+    # Its task's whole retry schedule (30 + 60 + 120 + 240 s) and REQUEUE_AFTER_MINUTES (15) later.
+    clock.shift(timedelta(minutes=15, seconds=449))
+    assert requeue_owed_work() == 0  # it may still be retrying
+    clock.shift(timedelta(seconds=2))
+    assert requeue_owed_work() == 1
+    assert published_tasks == [("insurance.tasks.eligibility_check_send", (check.pk,))]
+    eligibility_check_send.run(check.pk)
+    check.refresh_from_db()
+    assert check.status == CheckStatus.ANSWERED
+    assert requeue_owed_work() == 0  # answered: owed nothing
+
+    # With a backend that leaves the answer to staff, an awaiting check is not owed a send.
+    settings.CLEARINGHOUSE_BACKEND = "insurance.clearinghouse.ManualBackend"
+    EligibilityCheck.objects.filter(pk=check.pk).update(status=CheckStatus.AWAITING)
+    assert requeue_owed_work() == 0
+
+
 def test_a_clearinghouse_refusal_fails_the_check_for_staff(billing_client, coverage, clearinghouse_fake, settings):
     options = clearinghouse_fake.backend_options()
     settings.CLEARINGHOUSE_URL = options["url"]
