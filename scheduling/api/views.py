@@ -22,7 +22,7 @@ from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, ReadOnly
 from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, NotFound
 from clinic.models import AuditAction, LevelOfCare, Location, Room
-from clinic.roles import Role, may_act_as
+from clinic.roles import CLINICAL_ROLES, may_act_as
 from patients.access import DEMOGRAPHICS_FOR_ALL, visible_patient, visible_patients
 from patients.api.base import PatientScopedViewSet
 from patients.models import Patient, PatientContact
@@ -483,7 +483,7 @@ class CalendarFeedViewSet(ReadOnlyViewSet):
     """Your own iCalendar feeds: make one (the URL is shown while it is live), revoke it."""
 
     serializer_class = CalendarFeedOutputSerializer
-    allowed_roles = frozenset({Role.CLINICIAN, Role.PRESCRIBER, Role.NURSE})
+    allowed_roles = CLINICAL_ROLES
 
     def get_queryset(self) -> QuerySet[CalendarFeed]:
         if not self.request.user.is_authenticated:  # the schema generator's fake request
