@@ -96,8 +96,13 @@ def audit_objects(
     by: AbstractBaseUser | AnonymousUser | None,
     request: HttpRequest | None = None,
     patient_path: str = "patient",
+    reason: str = "",
 ) -> list[AuditEvent]:
     """Services' one-liner: audit these records, reached from their patient by `patient_path`."""
     return audit_record_many(
-        (audit_target_for(obj, patient_path=patient_path) for obj in objs), action=action, actor=by, request=request
+        (audit_target_for(obj, patient_path=patient_path) for obj in objs),
+        action=action,
+        actor=by,
+        request=request,
+        reason=reason,
     )

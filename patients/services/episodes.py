@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from clinic.audit import audit_record, audit_target_for
+from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction, LevelOfCare
 from clinic.roles import CLINICAL_ROLES, Role, require_role
@@ -67,11 +67,6 @@ def _send_changed(
     )
 
 
-def _audit(obj: Any, action: AuditAction, by: Any, request: HttpRequest | None, reason: str = "") -> None:
-    path = "patient" if isinstance(obj, EpisodeOfCare) else "episode.patient"
-    audit_record(audit_target_for(obj, patient_path=path), action=action, actor=by, request=request, reason=reason)
-
-
 @transaction.atomic
 def episode_admit(
     *,
@@ -113,8 +108,8 @@ def episode_admit(
     )
     patient.status = PatientStatus.ADMITTED
     patient.save(update_fields=["status", "updated_at"])
-    _audit(episode, AuditAction.CREATE, by, request)
-    _audit(stay, AuditAction.CREATE, by, request, reason)
+    audit_objects([episode], AuditAction.CREATE, by=by, request=request)
+    audit_objects([stay], AuditAction.CREATE, by=by, request=request, patient_path="episode.patient", reason=reason)
     _send_changed(episode, None, level, TransitionKind.ADMISSION, admitted_on)
     return episode
 
@@ -204,7 +199,7 @@ def episode_transition(
         episode.discharge_reason = DischargeReason.STEPPED_UP_ELSEWHERE
         episode.save(update_fields=["discharged_on", "discharge_reason", "updated_at"])
         Patient.objects.filter(pk=episode.patient_id).update(status=PatientStatus.DISCHARGED)
-        _audit(episode, AuditAction.UPDATE, by, request, reason)
+        audit_objects([episode], AuditAction.UPDATE, by=by, request=request, reason=reason)
         _send_changed(episode, current.level, None, TransitionKind.TRANSFER_OUT, effective_on)
         return None
     kind = TransitionKind.STEP_UP if to_level.sort_order < current.level.sort_order else TransitionKind.STEP_DOWN
@@ -215,7 +210,7 @@ def episode_transition(
             )
     except IntegrityError as exc:
         raise Conflict("Another change to this episode was saved at the same moment; reload and try again.") from exc
-    _audit(stay, AuditAction.CREATE, by, request, reason)
+    audit_objects([stay], AuditAction.CREATE, by=by, request=request, patient_path="episode.patient", reason=reason)
     _send_changed(episode, current.level, to_level, kind, effective_on)
     return stay
 
@@ -252,6 +247,6 @@ def episode_discharge(
     episode.full_clean()
     episode.save()
     Patient.objects.filter(pk=episode.patient_id).update(status=PatientStatus.DISCHARGED)
-    _audit(episode, AuditAction.UPDATE, by, request)
+    audit_objects([episode], AuditAction.UPDATE, by=by, request=request)
     _send_changed(episode, current.level, None, "discharge", discharged_on)
     return episode

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from clinic.audit import audit_record, audit_target_for
+from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction
 from clinic.roles import CLINICAL_ROLES, require_role
@@ -27,12 +27,6 @@ from scheduling.models import (
 )
 from scheduling.services import SCHEDULERS, check_admitted, refusing_double_booking
 from scheduling.services.reminders import reminders_plan
-
-
-def _audit(booking: Booking, by: Any, request: HttpRequest | None, action: AuditAction, reason: str = "") -> None:
-    audit_record(
-        audit_target_for(booking, patient_path="patient"), action=action, actor=by, request=request, reason=reason
-    )
 
 
 def booking_place(*, session: Session, patient: Patient, by: Any, enrollment: TrackEnrollment | None = None) -> Booking:
@@ -80,7 +74,7 @@ def booking_create(*, session: Session, patient: Patient, by: Any, request: Http
     check_admitted(patient, session.session_type)
     booking = booking_place(session=session, patient=patient, by=by)
     reminders_plan([booking.pk])
-    _audit(booking, by, request, AuditAction.CREATE)
+    audit_objects([booking], AuditAction.CREATE, by=by, request=request)
     return booking
 
 
@@ -121,7 +115,7 @@ def booking_cancel(
         )
         SessionStaff.objects.filter(session=session).update(is_active=False)
     reminders_plan([booking.pk])
-    _audit(booking, by, request, AuditAction.UPDATE, reason)
+    audit_objects([booking], AuditAction.UPDATE, by=by, request=request, reason=reason)
     return booking
 
 
@@ -186,5 +180,5 @@ def attendance_record(
     booking.attendance, booking.minutes_late, booking.minutes_attended = attendance, minutes_late, attended
     booking.attendance_recorded_by, booking.attendance_recorded_at = by, timezone.now()
     booking.save()
-    _audit(booking, by, request, AuditAction.UPDATE)
+    audit_objects([booking], AuditAction.UPDATE, by=by, request=request)
     return booking

@@ -29,7 +29,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from clinic.audit import audit_record, audit_target_for
+from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict, Forbidden
 from clinic.models import AuditAction
 from clinic.queueing import enqueue_on_commit
@@ -57,10 +57,6 @@ PRESCRIBER_OF_RECORD_SETTERS = frozenset({Role.PRESCRIBER, Role.CLINICIAN})
 # Who writes to and records messages from outside prescribers: the clinical roles.
 COMMUNICATORS = CLINICAL_ROLES
 RECIPIENT_TYPE = ConsentRecipientType.OUTSIDE_PRESCRIBER
-
-
-def _audit(obj: Any, action: AuditAction, by: Any, request: HttpRequest | None, patient_path: str) -> None:
-    audit_record(audit_target_for(obj, patient_path=patient_path), action=action, actor=by, request=request)
 
 
 def _require_care_team(by: Any, patient: Patient, doing: str) -> None:
@@ -192,7 +188,7 @@ def communication_draft(
         status=CommunicationStatus.DRAFT,
         created_by=by,
     )
-    _audit(communication, AuditAction.CREATE, by, request, "patient")
+    audit_objects([communication], AuditAction.CREATE, by=by, request=request, patient_path="patient")
     return communication
 
 
@@ -226,7 +222,7 @@ def communication_record_inbound(
         received_at=at,
         created_by=by,
     )
-    _audit(communication, AuditAction.CREATE, by, request, "patient")
+    audit_objects([communication], AuditAction.CREATE, by=by, request=request, patient_path="patient")
     return communication
 
 
@@ -312,7 +308,7 @@ def _send(communication: Communication, *, by: Any, request: HttpRequest | None)
         _release(communication, by=by, request=request)
         communication.status = CommunicationStatus.TO_SEND_BY_STAFF
         communication.save()
-    _audit(communication, AuditAction.UPDATE, by, request, "patient")
+    audit_objects([communication], AuditAction.UPDATE, by=by, request=request, patient_path="patient")
     return communication
 
 
@@ -349,7 +345,7 @@ def communication_mark_sent(
     communication.status = CommunicationStatus.SENT
     communication.sent_at = timezone.now()
     communication.save(update_fields=["status", "sent_at", "updated_at"])
-    _audit(communication, AuditAction.UPDATE, by, request, "patient")
+    audit_objects([communication], AuditAction.UPDATE, by=by, request=request, patient_path="patient")
     return communication
 
 
@@ -383,7 +379,7 @@ def communication_record_response(
     communication.response = response.strip()
     communication.responded_at = at
     communication.save(update_fields=["response", "responded_at", "updated_at"])
-    _audit(communication, AuditAction.UPDATE, by, request, "patient")
+    audit_objects([communication], AuditAction.UPDATE, by=by, request=request, patient_path="patient")
     return communication
 
 
@@ -456,7 +452,7 @@ def communication_letter(*, communication: Communication, by: Any, request: Http
         )
     _check_still_consented(communication)
     pdf = letter_pdf(communication)
-    _audit(communication, AuditAction.EXPORT, by, request, "patient")
+    audit_objects([communication], AuditAction.EXPORT, by=by, request=request, patient_path="patient")
     return pdf
 
 
@@ -607,11 +603,11 @@ def prescriber_of_record_set(
     if current is not None:
         current.ended_on = started_on
         current.save(update_fields=["ended_on", "updated_at"])
-        _audit(current, AuditAction.UPDATE, by, request, "episode.patient")
+        audit_objects([current], AuditAction.UPDATE, by=by, request=request, patient_path="episode.patient")
     record = PrescriberOfRecord.objects.create(
         episode=episode, prescriber=prescriber, started_on=started_on, set_by=by, reason=reason.strip()
     )
-    _audit(record, AuditAction.CREATE, by, request, "episode.patient")
+    audit_objects([record], AuditAction.CREATE, by=by, request=request, patient_path="episode.patient")
     change = PrescriberOfRecordChange(record=record, previous=current)
     if notify:
         for other in outside_prescribers_of(episode.patient).exclude(pk=prescriber.pk):
@@ -676,7 +672,7 @@ def _notify(
                 status=CommunicationStatus.DRAFT,
                 created_by=by,
             )
-            _audit(communication, AuditAction.CREATE, by, request, "patient")
+            audit_objects([communication], AuditAction.CREATE, by=by, request=request, patient_path="patient")
             # prescriber_of_record_set has checked the role and the care team, and the row is
             # this transaction's own: no need to check and lock again for each prescriber.
             communication = _send(communication, by=by, request=request)

@@ -27,7 +27,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from clinic.audit import audit_record, audit_record_many, audit_target_for
+from clinic.audit import audit_objects, audit_record, audit_target_for
 from clinic.errors import ApplicationError, Conflict
 from clinic.links import staff_link
 from clinic.models import AuditAction
@@ -65,12 +65,6 @@ def _lock_patient(patient: Patient) -> None:
     # One ledger change per patient at a time: the flag re-evaluation reads the whole ledger
     # and upserts flags by fingerprint; two at once would both insert the same new flag.
     Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk", flat=True).get()
-
-
-def _audit(objs: Iterable[Any], action: AuditAction, by: Any, request: HttpRequest | None) -> None:
-    audit_record_many(
-        (audit_target_for(o, patient_path="patient") for o in objs), action=action, actor=by, request=request
-    )
 
 
 # --- the catalogue --------------------------------------------------------------------------
@@ -412,7 +406,7 @@ def pdmp_import_create(
     record.rows_already_recorded = len(rows) - len(added)
     record.notes = notes
     record.save(update_fields=["rows_added", "rows_already_recorded", "notes", "updated_at"])
-    _audit([record, *added], AuditAction.CREATE, by, request)
+    audit_objects([record, *added], AuditAction.CREATE, by=by, request=request)
     risk_flags_evaluate(patient=patient)
     return record
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.http import HttpRequest
-
-from clinic.audit import audit_record, audit_target_for
 from clinic.errors import Conflict
-from clinic.models import AuditAction
 from clinic.roles import Role
 from tapers.models import PlanStatus, TaperPlan
 
 PRESCRIBING = frozenset({Role.PRESCRIBER})
 OVER = (PlanStatus.COMPLETED, PlanStatus.STOPPED)
 HOLDABLE = (PlanStatus.ACTIVE, PlanStatus.APPROVED)
-
-
-def _audit(obj: Any, action: AuditAction, by: Any, request: HttpRequest | None, path: str = "patient") -> None:
-    audit_record(audit_target_for(obj, patient_path=path), action=action, actor=by, request=request)
 
 
 def _lock(plan: TaperPlan) -> TaperPlan:

@@ -11,11 +11,12 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction
 from clinic.roles import CLINICAL_ROLES, require_role
 from tapers.models import PlanHold, PlanStatus, StepStatus, TaperPlan, TaperPlanVersion, TaperStep
-from tapers.services.plans._shared import HOLDABLE, PRESCRIBING, _audit, _lock, _open_for_change
+from tapers.services.plans._shared import HOLDABLE, PRESCRIBING, _lock, _open_for_change
 
 
 def _schedule(plan: TaperPlan) -> QuerySet[TaperStep]:
@@ -98,7 +99,7 @@ def taper_plan_activate(*, plan: TaperPlan, by: Any, request: HttpRequest | None
     plan.activated_on = today
     plan.save(update_fields=["status", "activated_on", "updated_at"])
     _advance(plan, today)
-    _audit(plan, AuditAction.UPDATE, by, request)
+    audit_objects([plan], AuditAction.UPDATE, by=by, request=request)
     return plan
 
 
@@ -135,7 +136,7 @@ def taper_plan_hold(*, plan: TaperPlan, reason: str, by: Any, request: HttpReque
     hold = hold_plan(plan, today=timezone.localdate(), reason=reason.strip(), by=by)
     if hold is None:  # pragma: no cover - the plan is active under the lock
         raise Conflict("The plan could not be held.")
-    _audit(plan, AuditAction.UPDATE, by, request)
+    audit_objects([plan], AuditAction.UPDATE, by=by, request=request)
     return hold
 
 
@@ -163,7 +164,7 @@ def taper_plan_resume(*, plan: TaperPlan, by: Any, note: str = "", request: Http
     plan.status = PlanStatus.ACTIVE if plan.activated_on is not None else PlanStatus.APPROVED
     plan.save(update_fields=["status", "updated_at"])
     _advance(plan, today)
-    _audit(plan, AuditAction.UPDATE, by, request)
+    audit_objects([plan], AuditAction.UPDATE, by=by, request=request)
     return hold
 
 
@@ -183,7 +184,7 @@ def taper_plan_stop(*, plan: TaperPlan, reason: str, by: Any, request: HttpReque
     plan.ended_on = timezone.localdate()
     plan.end_reason = reason.strip()
     plan.save(update_fields=["status", "ended_on", "end_reason", "updated_at"])
-    _audit(plan, AuditAction.UPDATE, by, request)
+    audit_objects([plan], AuditAction.UPDATE, by=by, request=request)
     return plan
 
 
@@ -210,5 +211,5 @@ def taper_plan_complete(*, plan: TaperPlan, by: Any, note: str = "", request: Ht
     plan.ended_on = today
     plan.end_reason = note
     plan.save(update_fields=["status", "ended_on", "end_reason", "updated_at"])
-    _audit(plan, AuditAction.UPDATE, by, request)
+    audit_objects([plan], AuditAction.UPDATE, by=by, request=request)
     return plan

@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 
+from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict, Forbidden
 from clinic.models import AuditAction
 from clinic.roles import require_role
@@ -20,7 +21,7 @@ from patients.models import EpisodeOfCare, Patient
 from tapers import ciwa
 from tapers.models import HoldBand, PlanHold, PlanStatus, Prescriber, StepStatus, TaperPlan, TaperPlanVersion, TaperStep
 from tapers.models.plans import IN_FORCE
-from tapers.services.plans._shared import PRESCRIBING, _audit, _lock, _open_for_change
+from tapers.services.plans._shared import PRESCRIBING, _lock, _open_for_change
 from tapers.services.plans.proposals import Proposal, _manual_proposal, plan_preview
 from tapers.services.plans.steps import _advance, _schedule
 
@@ -115,7 +116,7 @@ def taper_plan_draft(
     proposal = plan_preview(regimen=regimen, policy=policy, start=start_date)
     plan = TaperPlan.objects.create(patient=patient, episode=episode, hold_band=band, created_by=by)
     _version_create(plan, proposal, note=note, by=by)
-    _audit(plan, AuditAction.CREATE, by, request)
+    audit_objects([plan], AuditAction.CREATE, by=by, request=request)
     return plan
 
 
@@ -136,7 +137,7 @@ def taper_plan_redraft(
     _open_for_change(plan)
     _check_start(start_date, timezone.localdate())
     version = _version_create(plan, plan_preview(regimen=regimen, policy=policy, start=start_date), note=note, by=by)
-    _audit(plan, AuditAction.UPDATE, by, request)
+    audit_objects([plan], AuditAction.UPDATE, by=by, request=request)
     return version
 
 
@@ -166,7 +167,7 @@ def taper_plan_edit_steps(
             extra={"fields": {"steps": ["A step starts in the past."]}},
         )
     version = _version_create(plan, _manual_proposal(base, regimen=regimen, steps=steps), note=note, by=by)
-    _audit(plan, AuditAction.UPDATE, by, request)
+    audit_objects([plan], AuditAction.UPDATE, by=by, request=request)
     return version
 
 
@@ -240,5 +241,5 @@ def taper_plan_approve(
             PlanHold.objects.filter(plan=plan, resumed_on__isnull=True).update(step=first, updated_at=now)
     elif plan.status == PlanStatus.ACTIVE:
         _advance(plan, timezone.localdate())
-    _audit(plan, AuditAction.UPDATE, by, request)
+    audit_objects([plan], AuditAction.UPDATE, by=by, request=request)
     return plan
