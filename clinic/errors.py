@@ -84,9 +84,13 @@ def database_unavailable_now() -> bool:
     return isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE)
 
 
-def service_unavailable(request: HttpRequest, *, html: bool = False) -> HttpResponse:
-    """The 503 for a database outage: the one JSON shape, or a short page for the admin's browsers."""
-    _log_unavailable(sys.exc_info()[1])
+def service_unavailable(
+    request: HttpRequest | None, *, html: bool = False, exc: BaseException | None = None
+) -> HttpResponse:
+    """The 503 for a database outage (`exc`, else the one being handled): the one JSON shape,
+    or a short page for the admin's browsers. The API's views (through exception_handler) and
+    handler500 (an admin page, a middleware) both answer with it."""
+    _log_unavailable(exc or sys.exc_info()[1])
     response: HttpResponse
     if html:
         response = HttpResponse(
@@ -102,18 +106,13 @@ def service_unavailable(request: HttpRequest, *, html: bool = False) -> HttpResp
     return response
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
     """DRF exception handler: every error leaves in the one shape."""
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.message, exc.extra), status=exc.status_code)
 
     if isinstance(exc, DATABASE_UNAVAILABLE):
-        _log_unavailable(exc)
-        return Response(
-            error_body(UNAVAILABLE_MESSAGE, {"unavailable": "database"}),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return service_unavailable(context.get("request"), exc=exc)
 
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
@@ -179,9 +178,7 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
     )
 
 
-def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    if database_unavailable_now():
-        return service_unavailable(request)
+def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     return JsonResponse(
         error_body("Something went wrong on our side. It has been logged; please try again."),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
