@@ -15,6 +15,7 @@ from clinic.models import AuditAction
 from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients import consents as rules
 from patients.models import Consent, Disclosure, Patient
+from patients.services import moment_in_patients_life_check
 
 CONSENT_RECORDERS = frozenset({Role.ADMISSIONS, Role.CLINIC_ADMIN, *CLINICAL_ROLES})
 DISCLOSERS = frozenset({Role.ADMISSIONS, Role.BILLING, Role.CLINIC_ADMIN, *CLINICAL_ROLES})
@@ -35,7 +36,8 @@ def _terms(consent: Consent) -> rules.ConsentTerms:
 @transaction.atomic
 def consent_record(*, patient: Patient, by: Any, request: HttpRequest | None = None, **fields: Any) -> Consent:
     require_role(by, CONSENT_RECORDERS, "record consents")
-    _check_signed_at(patient, fields.get("signed_at"))
+    if isinstance(signed_at := fields.get("signed_at"), datetime):  # as text: full_clean parses and judges it
+        moment_in_patients_life_check(patient, signed_at, field="signed_at", doing="A consent cannot be signed")
     fields.setdefault("right_to_revoke_statement", rules.RIGHT_TO_REVOKE)
     consent = Consent(patient=patient, recorded_by=by, **fields)
     consent.full_clean()
@@ -44,23 +46,6 @@ def consent_record(*, patient: Patient, by: Any, request: HttpRequest | None = N
         audit_target_for(consent, patient_path="patient"), action=AuditAction.CREATE, actor=by, request=request
     )
     return consent
-
-
-def _check_signed_at(patient: Patient, signed_at: Any) -> None:
-    """A signature is something that happened: not in the future, not before the patient was born.
-    (The fuzzer's year-109 signature was stored, then read back in New York's pre-1883 local mean
-    time, -04:56:02, which is no RFC 3339 date-time.)"""
-    if not isinstance(signed_at, datetime):
-        return  # a date-time as text: full_clean parses and judges it
-    if signed_at > timezone.now():
-        raise ApplicationError(
-            "A consent cannot be signed in the future.", extra={"fields": {"signed_at": ["In the future."]}}
-        )
-    if signed_at.date() < patient.date_of_birth:
-        raise ApplicationError(
-            "A consent cannot be signed before the patient was born.",
-            extra={"fields": {"signed_at": ["Before the date of birth."]}},
-        )
 
 
 @transaction.atomic

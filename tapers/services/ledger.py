@@ -33,6 +33,7 @@ from clinic.links import staff_link
 from clinic.models import AuditAction
 from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients.models import CareTeamMember, CareTeamRole, Patient
+from patients.services import moment_in_patients_life_check
 from tapers import pdmp, risk
 from tapers.models import (
     DrugClass,
@@ -427,16 +428,8 @@ def pdmp_check_record(
 ) -> PdmpCheck:
     """Record a PDMP lookup; the next is due PDMP_RECHECK_DAYS after it unless given."""
     require_role(by, LEDGER_ROLES, "record PDMP checks")
-    now = timezone.now()
-    checked_at = checked_at or now
-    if checked_at > now:
-        raise _fields_error("A PDMP check cannot be in the future.", checked_at="In the future.")
-    if checked_at.date() < patient.date_of_birth:
-        # Found by the schema fuzzer: a year-235 check was stored, then read back in New York's
-        # pre-1883 local mean time (-04:56:02), which is no RFC 3339 date-time.
-        raise _fields_error(
-            "A PDMP check cannot be before the patient was born.", checked_at="Before the date of birth."
-        )
+    checked_at = checked_at or timezone.now()
+    moment_in_patients_life_check(patient, checked_at, field="checked_at", doing="A PDMP check cannot be")
     checked_on = timezone.localdate(checked_at, timezone=patient.time_zone)
     due = next_due_on or checked_on + timedelta(days=settings.PDMP_RECHECK_DAYS)
     if due <= checked_on:
