@@ -22,6 +22,10 @@ from clinic.roles import CLINICAL_ROLES, FRONT_OFFICE_ROLES, Role, has_any_role,
 from patients.models import BreakGlassGrant, CareTeamMember, Patient
 
 DEMOGRAPHICS_FOR_ALL = FRONT_OFFICE_ROLES | {Role.CLINIC_ADMIN}
+# An episode is a front-office record (its dates and levels, for scheduling and authorizations),
+# but these fields of it are clinical records (DESIGN.md, "Roles"): the API and the admin show
+# them only to who may read the patient's clinical records.
+EPISODE_CLINICAL_FIELDS = ("relapse_prevention_plan", "safety_plan")
 
 
 def clinically_visible_patients(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Patient]:

@@ -18,7 +18,7 @@ from clinic.admin_audit import GuardedHistoryAdmin, PatientAuditAdminMixin, refu
 from clinic.errors import ApplicationError
 from clinic.models import AuditAction, LevelOfCare
 from clinic.roles import CLINICAL_ROLES, may_act_as
-from patients.access import clinically_visible_patients, scope_to_visible_patients
+from patients.access import EPISODE_CLINICAL_FIELDS, clinically_visible_patients, scope_to_visible_patients
 from patients.admin.base import desk_page, patient_name
 from patients.models import EpisodeOfCare, LevelOfCareStay
 from patients.services.episodes import episode_transition
@@ -134,14 +134,12 @@ class EpisodeOfCareAdmin(PatientAuditAdminMixin, GuardedHistoryAdmin):
         return False  # an episode is opened by an admission: the patient's "Admit" page or action
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        # The safety and relapse-prevention plans are clinical records (DESIGN.md, "Roles"), as in
-        # the API: the front office sees the episode without them.
+        # As in the API: the front office sees the episode without its clinical fields.
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None or clinically_visible_patients(request.user).filter(pk=obj.patient_id).exists():
             return fieldsets
-        clinical = {"relapse_prevention_plan", "safety_plan"}
         return [
-            (name, {**options, "fields": tuple(f for f in options["fields"] if f not in clinical)})
+            (name, {**options, "fields": tuple(f for f in options["fields"] if f not in EPISODE_CLINICAL_FIELDS)})
             for name, options in fieldsets
         ]
 

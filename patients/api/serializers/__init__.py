@@ -6,6 +6,7 @@ from rest_framework import serializers
 from timezone_field.rest_framework import TimeZoneSerializerField
 
 from clinic.models import LevelOfCare
+from patients.access import EPISODE_CLINICAL_FIELDS
 from patients.models import (
     BreakGlassGrant,
     CareTeamMember,
@@ -162,16 +163,14 @@ class EpisodeOutputSerializer(serializers.ModelSerializer[EpisodeOfCare]):
             "safety_plan",
         ]
 
-    # The safety and relapse-prevention plans are clinical records (DESIGN.md, "Roles"): the
-    # front office reads an episode for its dates and levels (scheduling, authorizations), and
-    # gets these as null. The view puts the patients the caller may see clinically in the context.
-    CLINICAL_FIELDS = ("relapse_prevention_plan", "safety_plan")
+    # EPISODE_CLINICAL_FIELDS are null for the front office. The view puts the patients the
+    # caller may see clinically in the context.
 
     def to_representation(self, episode: EpisodeOfCare) -> dict[str, Any]:
         data = super().to_representation(episode)
         clinical = self.context.get("clinically_visible")
         if clinical is not None and episode.patient_id not in clinical():
-            for name in self.CLINICAL_FIELDS:
+            for name in EPISODE_CLINICAL_FIELDS:
                 data[name] = None
         return data
 
