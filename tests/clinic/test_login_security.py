@@ -110,8 +110,11 @@ def test_the_lockout_ends_after_the_cooloff(api_client, nurse):
         api_login(api_client, "nurse1", "wrong")
     with time_machine.travel(timezone.now() + timedelta(minutes=59)):
         assert api_login(api_client, "nurse1", PASSWORD).status_code == 429
-    # A failure during the lockout started the hour again.
-    with time_machine.travel(timezone.now() + timedelta(minutes=59 + 61)):
+    # A try during the lockout started the hour again: 117 minutes after the failures, still locked,
+    with time_machine.travel(timezone.now() + timedelta(minutes=59 + 58)):
+        assert api_login(api_client, "nurse1", PASSWORD).status_code == 429
+    # and an hour after that last try, open.
+    with time_machine.travel(timezone.now() + timedelta(minutes=59 + 58 + 61)):
         assert api_login(api_client, "nurse1", PASSWORD).status_code == 200
 
 

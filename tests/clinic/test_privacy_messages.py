@@ -297,10 +297,7 @@ def test_the_reminder_dispatcher_enqueues_reminder_ids_only(
     due = set(Reminder.objects.filter(offset_minutes=1440).values_list("pk", flat=True))
     assert [m["task"] for m in published] == ["scheduling.tasks.send_reminders"]  # one chunk of ids
     assert [sorted(m["args"][0]) for m in published] == [sorted(due)]
-    assert all(m["kwargs"] == {} for m in published)
-    wire = json.dumps([[m["args"], m["kwargs"]] for m in published])
-    for value in (v for p in patients for v in patient_values(p)):
-        assert value not in wire
+    assert all(m["kwargs"] == {} for m in published)  # ids, nothing else: no patient value can be there
 
 
 @pytest.mark.django_db
@@ -338,9 +335,6 @@ def test_an_eligibility_check_over_http_enqueues_the_check_id_only(
     assert [(m["task"], m["args"], m["kwargs"]) for m in published] == [
         ("insurance.tasks.eligibility_check_send", [check.pk], {})
     ]
-    wire = json.dumps([published[0]["args"], published[0]["kwargs"]])
-    for value in [*patient_values(patient), coverage.member_id, str(check.public_id)]:
-        assert value not in wire
 
 
 def test_a_periodic_task_goes_with_no_arguments(published):
