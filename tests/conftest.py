@@ -1,10 +1,15 @@
+import json
 import os
+from collections.abc import Iterator
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from celery.signals import before_task_publish
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from clinic.celery import app
 from clinic.roles import Role
 from tests.clinic.factories import UserFactory
 from tests.patients.factories import PatientFactory, put_on_care_team
@@ -22,8 +27,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not worker:
         return
     from django.conf import settings
-
-    from clinic.celery import app
 
     parts = urlsplit(settings.REDIS_URL)
     database = int(parts.path.strip("/") or 0) - int(worker.removeprefix("gw"))
@@ -88,16 +91,29 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture
-def published_tasks():
-    """(task name, args) of every Celery message published while the test runs: what went onto
-    the real broker, seen as kombu hands it over."""
-    from celery.signals import before_task_publish
+def published() -> Iterator[list[dict[str, Any]]]:
+    """Each task message published to the broker in the test (task, args, kwargs, id), taken
+    from the message Celery hands to kombu; removed from the queue afterwards, so no worker of
+    another run on the same Redis database takes a row id of this test's database."""
+    messages: list[dict[str, Any]] = []
 
-    published: list[tuple[str, tuple]] = []
+    def capture(sender: str | None = None, body: Any = None, headers: Any = None, **kwargs: Any) -> None:
+        args, task_kwargs, _ = body
+        messages.append({"task": sender, "args": list(args), "kwargs": task_kwargs, "id": headers["id"]})
 
-    def record(sender=None, body=None, **kwargs):
-        published.append((sender, tuple(body[0])))
+    before_task_publish.connect(capture, weak=False)
+    try:
+        yield messages
+    finally:
+        before_task_publish.disconnect(capture)
+        _remove_from_queue({m["id"] for m in messages})
 
-    before_task_publish.connect(record, weak=False)
-    yield published
-    before_task_publish.disconnect(record)
+
+def _remove_from_queue(ids: set[str]) -> None:
+    if not ids:
+        return
+    with app.connection_for_write() as connection:
+        client = cast(Any, connection.default_channel).client  # kombu's Redis channel: a redis-py client
+        for raw in client.lrange("celery", 0, -1):
+            if json.loads(raw)["headers"]["id"] in ids:
+                client.lrem("celery", 1, raw)

@@ -2,22 +2,18 @@
 reminder text says nothing of the care. The whole-run checks of logs, task messages and texts
 live in tests/privacy.py; these tests pin its detector and drive the code paths that enqueue."""
 
-import json
 import re
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from celery.signals import before_task_publish
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from clinic import messaging
-from clinic.celery import app
 from clinic.models import LevelOfCare
 from clinic.roles import Role
 from insurance.models import Coverage, EligibilityCheck, Payer
@@ -247,35 +243,6 @@ def consent_for(patient: Patient, *, by: Any, **fields: Any) -> Any:
 
 
 # --- what the queue carries ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def published() -> Iterator[list[dict[str, Any]]]:
-    """Each task message published to the broker in the test (task, args, kwargs, id), taken
-    from the message Celery hands to kombu; removed from the queue afterwards, so no worker of
-    another run on the same Redis database takes a row id of this test's database."""
-    messages: list[dict[str, Any]] = []
-
-    def capture(sender: str | None = None, body: Any = None, headers: Any = None, **kwargs: Any) -> None:
-        args, task_kwargs, _ = body
-        messages.append({"task": sender, "args": list(args), "kwargs": task_kwargs, "id": headers["id"]})
-
-    before_task_publish.connect(capture, weak=False)
-    try:
-        yield messages
-    finally:
-        before_task_publish.disconnect(capture)
-        _remove_from_queue({m["id"] for m in messages})
-
-
-def _remove_from_queue(ids: set[str]) -> None:
-    if not ids:
-        return
-    with app.connection_for_write() as connection:
-        client = cast(Any, connection.default_channel).client  # kombu's Redis channel: a redis-py client
-        for raw in client.lrange("celery", 0, -1):
-            if json.loads(raw)["headers"]["id"] in ids:
-                client.lrem("celery", 1, raw)
 
 
 def patient_values(patient: Patient) -> list[str]:

@@ -231,7 +231,7 @@ def test_the_clearinghouse_answers_through_the_task(
 
 
 def test_a_check_whose_send_was_never_enqueued_is_sent_once_owed(
-    billing_client, coverage, clearinghouse_fake, settings, clock, published_tasks
+    billing_client, coverage, clearinghouse_fake, settings, clock, published
 ):
     from datetime import timedelta
 
@@ -251,7 +251,7 @@ def test_a_check_whose_send_was_never_enqueued_is_sent_once_owed(
     assert requeue_owed_work() == 0  # it may still be retrying
     clock.shift(timedelta(seconds=2))
     assert requeue_owed_work() == 1
-    assert published_tasks == [("insurance.tasks.eligibility_check_send", (check.pk,))]
+    assert [(m["task"], m["args"]) for m in published] == [("insurance.tasks.eligibility_check_send", [check.pk])]
     eligibility_check_send.run(check.pk)
     check.refresh_from_db()
     assert check.status == CheckStatus.ANSWERED

@@ -192,7 +192,7 @@ def test_the_alert_emails_the_care_team_without_name_drug_or_score(nurse, prescr
 
 
 def test_an_alert_never_enqueued_is_enqueued_again_once_owed(
-    nurse, prescriber, clinician, team_patient, clock, published_tasks
+    nurse, prescriber, clinician, team_patient, clock, published
 ):
     from datetime import timedelta
 
@@ -210,7 +210,7 @@ def test_an_alert_never_enqueued_is_enqueued_again_once_owed(
     assert requeue_owed_work() == 0  # may still be on its first way through the queue
     clock.shift(timedelta(minutes=2))  # REQUEUE_AFTER_MINUTES = 15
     assert requeue_owed_work() == 1
-    assert published_tasks == [("tapers.tasks.plans.alert_care_team", (check.pk,))]
+    assert [(m["task"], m["args"]) for m in published] == [("tapers.tasks.plans.alert_care_team", [check.pk])]
 
     assert tasks.alert_care_team(check.pk) == 3  # the worker takes it
     assert requeue_owed_work() == 0

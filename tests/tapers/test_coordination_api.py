@@ -364,7 +364,7 @@ def test_a_letter_by_secure_email_goes_through_the_worker_with_ids_only(
 
 
 def test_a_letter_whose_send_was_never_enqueued_goes_once_owed(
-    prescriber_user, prescriber_client, patient, outside, today, published_tasks
+    prescriber_user, prescriber_client, patient, outside, today, published
 ):
     from datetime import timedelta
 
@@ -379,7 +379,9 @@ def test_a_letter_whose_send_was_never_enqueued_goes_once_owed(
 
     today.shift(timedelta(minutes=16))
     assert requeue_owed_work() == 1
-    assert published_tasks == [("tapers.tasks.coordination.send_communication", (communication.pk,))]
+    assert [(m["task"], m["args"]) for m in published] == [
+        ("tapers.tasks.coordination.send_communication", [communication.pk])
+    ]
     assert send_communication(communication.pk) == "sent"
     assert requeue_owed_work() == 0
     assert len(mail.outbox) == 1
