@@ -91,6 +91,17 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture
+def locmem_sms(settings):
+    """Texts kept in memory (clinic.messaging.outbox), empty at the start and the end."""
+    from clinic import messaging
+
+    settings.SMS_BACKEND = "clinic.messaging.LocmemSmsBackend"
+    messaging.outbox.clear()
+    yield messaging.outbox
+    messaging.outbox.clear()
+
+
+@pytest.fixture
 def published() -> Iterator[list[dict[str, Any]]]:
     """Each task message published to the broker in the test (task, args, kwargs, id), taken
     from the message Celery hands to kombu; removed from the queue afterwards, so no worker of

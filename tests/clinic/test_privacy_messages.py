@@ -350,16 +350,8 @@ def test_no_reminder_text_reveals_the_care_in_any_language_zone_or_date(starts_a
         assert len(body) <= SMS_MAX_CHARACTERS
 
 
-@pytest.fixture
-def _locmem_sms(settings):
-    settings.SMS_BACKEND = "clinic.messaging.LocmemSmsBackend"
-    messaging.outbox.clear()
-    yield
-    messaging.outbox.clear()
-
-
 @pytest.mark.django_db
-@pytest.mark.usefixtures("_locmem_sms")
+@pytest.mark.usefixtures("locmem_sms")
 def test_every_kind_of_appointment_is_reminded_in_words_that_reveal_nothing(texted, book, desk, clock):
     """Sent through the real pipeline for each one-to-one session type (their names say
     "Psychiatry", "therapy"...), in English and Spanish, on three clocks."""

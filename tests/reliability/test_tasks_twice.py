@@ -18,7 +18,6 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-import time_machine
 from django.core import mail
 from django.utils import timezone
 
@@ -34,18 +33,14 @@ from tapers.tasks.plans import advance_taper_steps
 from tests.clinic.factories import LocationFactory
 from tests.insurance.test_authorizations import attend, authorize
 from tests.patients.factories import PatientFactory, put_on_care_team
-from tests.scheduling.conftest import NOW
+from tests.scheduling import conftest as scheduling_fixtures
 from tests.tapers.factories_plans import active, make_prescriber, stock_all
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture(autouse=True)
-def clock():
-    """Monday 23 November 2026, 10:00 in New York, frozen: the day the scheduling and insurance
-    fixtures are written from (their own `clock`, autouse in their directories)."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+# The scheduling tests' frozen Monday 23 November 2026, autouse here too: the day the scheduling
+# and insurance fixtures are written from.
+clock = scheduling_fixtures.clock
 
 
 def test_the_licence_notice_goes_once_a_day_however_often_the_task_runs(make_user, clock):

@@ -31,15 +31,7 @@ from scheduling.services.reminders import reminder_send, reminders_claim, remind
 NY = ZoneInfo("America/New_York")
 TOMORROW_10 = datetime(2026, 11, 24, 10, 0, tzinfo=NY)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _locmem_sms(settings):
-    settings.SMS_BACKEND = "clinic.messaging.LocmemSmsBackend"
-    messaging.outbox.clear()
-    yield
-    messaging.outbox.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("locmem_sms")]
 
 
 def rows(booking):

@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinic import messaging
 from clinic.models import AuditAction, AuditEvent
 from clinic.roles import Role
 from scheduling.models import OptOut, Reminder, StaffTask, StaffTaskKind
@@ -16,16 +15,12 @@ from tests.patients.factories import PatientFactory
 
 NY = ZoneInfo("America/New_York")
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("locmem_sms")]
 
 
 @pytest.fixture(autouse=True)
-def _locmem_sms(settings):
-    settings.SMS_BACKEND = "clinic.messaging.LocmemSmsBackend"
+def _twilio_token(settings):
     settings.TWILIO_AUTH_TOKEN = "test-token"
-    messaging.outbox.clear()
-    yield
-    messaging.outbox.clear()
 
 
 def send_due():

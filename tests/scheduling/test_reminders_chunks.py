@@ -26,15 +26,7 @@ TOMORROW_10 = datetime(2026, 11, 24, 10, 0, tzinfo=NY)
 # 15:00 in New York: the 24 h reminders of appointments tomorrow from 10:00 to 15:00 are due.
 AFTERNOON = "2026-11-23 20:00:00+00:00"
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _locmem_sms(settings):
-    settings.SMS_BACKEND = "clinic.messaging.LocmemSmsBackend"
-    messaging.outbox.clear()
-    yield
-    messaging.outbox.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("locmem_sms")]
 
 
 @pytest.fixture
