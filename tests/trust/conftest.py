@@ -33,6 +33,8 @@ from tapers import ciwa
 from tapers.models import Prescriber
 from tapers.pdmp import REQUIRED_COLUMNS
 from tests.clinic.factories import LocationFactory, RoomFactory, StaffProfileFactory, UserFactory
+from tests.patients.test_consents_api import CONSENT, DISCLOSURE
+from tests.patients.test_intake import NO_RISK_ANSWERS
 from tests.tapers.factories_plans import DIAZEPAM_20_MG, stock_all
 
 # Monday 23 November 2026, 10:00 in New York, as the other suites.
@@ -120,26 +122,8 @@ def bodies(c: Clinic) -> dict[tuple[str, str], Any]:
             "reason": "completed",
             "safety_plan": "Call or text 988 (Suicide & Crisis Lifeline) any time.",
         },
-        ("consent-list", "POST"): {
-            "patient": p,
-            "recipient_type": "outside_prescriber",
-            "recipient_name": "Dr. Lee Park",
-            "information": ["medications", "attendance"],
-            "amount_and_kind": "Current taper plan and attendance for the past month",
-            "purposes": ["care_coordination"],
-            "effective_on": "2026-11-01",
-            "expires_on": "2027-11-01",
-            "signed_at": "2026-11-01T10:00:00-05:00",
-            "signature_method": "electronic",
-        },
-        ("disclosure-list", "POST"): {
-            "patient": p,
-            "recipient_type": "outside_prescriber",
-            "recipient_name": "Dr. Lee Park",
-            "information": ["medications"],
-            "purpose": "care_coordination",
-            "description": "Letter with the current taper step",
-        },
+        ("consent-list", "POST"): {"patient": p, **CONSENT},
+        ("disclosure-list", "POST"): {"patient": p, **DISCLOSURE},
         ("referral-list", "POST"): {
             "source": "physician",
             "referrer_name": "Dr. Ana Cruz, primary care",
@@ -150,19 +134,7 @@ def bodies(c: Clinic) -> dict[tuple[str, str], Any]:
             "date_of_birth": "1979-08-14",
             "time_zone": "America/New_York",
         },
-        ("intake-assessment-list", "POST"): {
-            "patient": p,
-            "assessed_on": "2026-11-23",
-            "prior_withdrawal_seizure": False,
-            "prior_withdrawal_delirium": False,
-            "co_occurring": [],
-            "pregnancy": "not_pregnant",
-            "home_stability": "stable",
-            "support": "strong",
-            "cssrs_wish_to_be_dead": False,
-            "cssrs_suicidal_thoughts": False,
-            "cssrs_behavior": False,
-        },
+        ("intake-assessment-list", "POST"): {"patient": p, "assessed_on": "2026-11-23", **NO_RISK_ANSWERS},
         ("intake-assessment-decision", "POST"): {"level": "iop", "reason": "The team chose IOP after review"},
         ("measure-list", "POST"): {
             "patient": p,
