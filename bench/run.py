@@ -307,7 +307,7 @@ def load_clinic() -> Clinic:
 
     from clinic.models import Location, StaffProfile
     from patients.models import Patient
-    from scheduling.models import Booking, GroupTrack, Session, SessionStaff, SessionType
+    from scheduling.models import Booking, GroupTrack, Reminder, Session, SessionStaff, SessionType
 
     location = Location.objects.filter(name=common.LOCATION_NAME).first()
     if location is None:
@@ -334,6 +334,8 @@ def load_clinic() -> Clinic:
             days.append(day)
     with transaction.atomic():
         drop_ins = Session.objects.filter(location=location, track__isnull=True, session_type=group_therapy)
+        # A booking made by the last run got its reminders (which protect it) when it was made.
+        Reminder.objects.filter(booking__session__in=drop_ins).delete()
         Booking.objects.filter(session__in=drop_ins).delete()
         drop_ins.delete()
         # The copy the scheduling services keep on a session, when this version of the model has it.
