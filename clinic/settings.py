@@ -117,6 +117,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# The token check, the week view and the patient list run as prepared statements
+# (clinic/db.py); off for a pooler that cannot keep them (PgBouncer in transaction mode < 1.21).
+# psycopg prepares only when the threshold is a number (0: at the first execution), and only
+# clinic/db.py's server-side-binding statements: Django's own cursors bind client-side and never are.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0 if DATABASE_PREPARED_STATEMENTS else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Staff read 42 CFR Part 2 records: 12 characters at least (NIST SP 800-63B asks for 8 and
