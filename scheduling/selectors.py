@@ -26,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from clinic.db import PreparedPage
 from patients.models import EpisodeOfCare, Patient, ReminderChannel
 from patients.selectors import current_stays
 from scheduling.hours import Week
@@ -53,6 +54,70 @@ def session_list() -> QuerySet[Session]:
         Session.objects.select_related("session_type", "location", "room", "track")
         .prefetch_related(Prefetch("staff", queryset=staff))
         .annotate(booked_count=Coalesce(Subquery(booked.values("session").annotate(n=Count("pk")).values("n")), 0))
+    )
+
+
+# The session list (the clinician's week view, the busiest read there is) as two prepared
+# statements (clinic/db.py) instead of ORM querysets compiled and planned on every request.
+# Its columns are what SessionOutputSerializer shows, in scheduling.api.serializers.
+# session_output_from_row's order; tests/scheduling/test_session_list.py holds the two to
+# the same output. The staff are ordered by when they were put on the session.
+_SESSION_FROM = """
+FROM scheduling_session s
+JOIN scheduling_sessiontype st ON st.id = s.session_type_id
+JOIN clinic_location l ON l.id = s.location_id
+LEFT JOIN scheduling_grouptrack tr ON tr.id = s.track_id
+LEFT JOIN clinic_room r ON r.id = s.room_id"""
+_SESSION_COLUMNS = f"""
+SELECT s.public_id::text, st.code, tr.public_id::text, l.public_id::text, r.public_id::text, r.name,
+       s.starts_at, s.ends_at, s.capacity,
+       (SELECT count(*) FROM scheduling_booking b WHERE b.session_id = s.id AND b.status = '{BookingStatus.BOOKED}'),
+       s.modality, s.topic, s.status, s.cancel_reason,
+       (SELECT coalesce(json_agg(json_build_object(
+                   'id', sp.public_id, 'name', btrim(u.first_name || ' ' || u.last_name)) ORDER BY x.id), '[]')
+          FROM scheduling_sessionstaff x
+          JOIN auth_user u ON u.id = x.user_id
+          LEFT JOIN clinic_staffprofile sp ON sp.user_id = u.id
+         WHERE x.session_id = s.id AND x.is_active)"""  # noqa: S608 - constant text
+# One fragment per SessionFilter filter, in the order their values are passed.
+_SESSION_WHERE = {
+    "location": "l.public_id = %s",
+    "room": "r.public_id = %s",
+    "track": "tr.public_id = %s",
+    "session_type": "st.code = %s",
+    "status": "s.status = %s",
+    "start": "s.ends_at > %s",
+    "end": "s.starts_at < %s",
+}
+
+
+def session_rows(filters: dict[str, Any]) -> PreparedPage:
+    """Sessions matching SessionFilter's cleaned `filters`, by start time (cancelled ones
+    included, marked). `staff` is a staff id: the sessions they lead, found through the time
+    range copied onto SessionStaff (its (user, starts_at) index) bounded by start and end,
+    rather than a walk through every session the person ever led."""
+    where: list[str] = []
+    params: list[Any] = []
+    if filters.get("staff") is not None:
+        led = ["sp.public_id = %s"]
+        params.append(filters["staff"])
+        for name, condition in (("start", "x.ends_at > %s"), ("end", "x.starts_at < %s")):
+            if filters.get(name) is not None:
+                led.append(condition)
+                params.append(filters[name])
+        where.append(
+            "s.id IN (SELECT x.session_id FROM scheduling_sessionstaff x "  # noqa: S608 - constant fragments
+            f"JOIN clinic_staffprofile sp ON sp.user_id = x.user_id WHERE {' AND '.join(led)})"
+        )
+    for name, condition in _SESSION_WHERE.items():
+        if filters.get(name) not in (None, ""):
+            where.append(condition)
+            params.append(filters[name])
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return PreparedPage(
+        count_sql=f"SELECT count(*){_SESSION_FROM}{clause}",
+        page_sql=f"{_SESSION_COLUMNS}{_SESSION_FROM}{clause} ORDER BY s.starts_at, s.id",
+        params=params,
     )
 
 

@@ -47,10 +47,14 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 def join_url(session: Session) -> str | None:
     """The video link, from the session id alone (no patient data in URLs)."""
+    return _join_url(session.modality, session.public_id)
+
+
+def _join_url(modality: str, session_id: Any) -> str | None:
     template = settings.VIDEO_JOIN_URL_TEMPLATE
-    if session.modality != Modality.VIDEO or not template:
+    if modality != Modality.VIDEO or not template:
         return None
-    return str(template.format(session_id=session.public_id))
+    return str(template.format(session_id=session_id))
 
 
 class SessionTypeOutputSerializer(serializers.ModelSerializer[SessionType]):
@@ -90,6 +94,34 @@ class SessionOutputSerializer(serializers.ModelSerializer[Session]):
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_join_url(self, session: Session) -> str | None:
         return join_url(session)
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def session_output_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    """SessionOutputSerializer's output for a row of `selectors.session_rows` (the list reads
+    its page in one statement; a single session still goes through the serializer)."""
+    (id_, session_type, track, location, room, room_name, starts_at, ends_at, capacity, booked) = row[:10]
+    (modality, topic, status, cancel_reason, staff) = row[10:]
+    return {
+        "id": id_,
+        "session_type": session_type,
+        "track": track,
+        "location": location,
+        "room": room,
+        "room_name": room_name,
+        "starts_at": _DATETIME.to_representation(starts_at),
+        "ends_at": _DATETIME.to_representation(ends_at),
+        "capacity": capacity,
+        "booked": booked,
+        "modality": modality,
+        "topic": topic,
+        "status": status,
+        "cancel_reason": cancel_reason,
+        "staff": staff,
+        "join_url": _join_url(modality, id_),
+    }
 
 
 class FamilyParticipantOutputSerializer(serializers.Serializer[Any]):

@@ -1,5 +1,6 @@
+from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic.api.filters import FilterBackend
 from clinic.api.permissions import HasClinicRole
 from clinic.api.viewsets import AuditedListMixin, AuditedRetrieveMixin, ReadOnlyViewSet
 from clinic.audit import audit_objects
@@ -53,6 +55,7 @@ from scheduling.api.serializers import (
     SessionOutputSerializer,
     SessionTypeOutputSerializer,
     StaffTaskOutputSerializer,
+    session_output_from_row,
 )
 from scheduling.hours import Week
 from scheduling.models import (
@@ -157,6 +160,11 @@ class SessionViewSet(ReadOnlyViewSet):
 
     def get_queryset(self) -> QuerySet[Session]:
         return selectors.session_list()
+
+    def list(self, request: Request) -> Response:
+        filters = FilterBackend().cleaned_filters(request, Session.objects.none(), self)
+        page = self.paginate_queryset(cast(Sequence[tuple[Any, ...]], selectors.session_rows(filters)))
+        return self.get_paginated_response([session_output_from_row(row) for row in page or []])
 
     @extend_schema(request=AppointmentCreateInputSerializer, responses={201: BookingOutputSerializer})
     def create(self, request: Request) -> Response:
