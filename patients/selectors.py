@@ -1,6 +1,7 @@
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from clinic.db import PreparedPage, page_of
 from patients.models import (
     CareTeamMember,
     Consent,
@@ -42,6 +43,60 @@ def patient_list() -> QuerySet[Patient]:
         "contacts",
         Prefetch("episodes", queryset=open_episodes, to_attr="open_episodes"),
         Prefetch("care_team", queryset=open_team, to_attr="open_care_team"),
+    )
+
+
+# The patient list's page as one prepared statement (clinic/db.py): a row per patient, its
+# id and its JSON, built by PostgreSQL. The object is what PatientOutputSerializer shows, in
+# its order, with the same nested orders (contacts emergency first then by name, the open
+# care team by role and start, the current level from the latest open episode's first open
+# stay, as patient_list prefetches them); tests/patients/test_patient_list.py holds the two
+# to the same output.
+_PATIENT_JSON = """
+t.public_id::text,
+json_build_object(
+    'id', t.public_id, 'mrn', t.mrn, 'legal_first_name', t.legal_first_name,
+    'legal_last_name', t.legal_last_name, 'date_of_birth', t.date_of_birth, 'time_zone', t.time_zone,
+    'status', t.status, 'preferred_name', t.preferred_name, 'sex_assigned_at_birth', t.sex_assigned_at_birth,
+    'gender_identity', t.gender_identity, 'pronouns', t.pronouns, 'phone', t.phone, 'email', t.email,
+    'address_line1', t.address_line1, 'address_line2', t.address_line2, 'city', t.city, 'state', t.state,
+    'postal_code', t.postal_code, 'preferred_language', t.preferred_language,
+    'reminder_channel', t.reminder_channel,
+    'contacts', (
+        SELECT coalesce(json_agg(json_build_object(
+                   'id', c.public_id, 'name', c.name, 'relationship', c.relationship, 'phone', c.phone,
+                   'email', c.email, 'is_emergency_contact', c.is_emergency_contact,
+                   'is_support_person', c.is_support_person
+               ) ORDER BY c.is_emergency_contact DESC, c.name, c.id), '[]')
+          FROM patients_patientcontact c WHERE c.patient_id = t.id),
+    'current_level', (
+        SELECT lv.code
+          FROM patients_episodeofcare e
+          JOIN patients_levelofcarestay st ON st.episode_id = e.id AND st.ended_on IS NULL
+          JOIN clinic_levelofcare lv ON lv.id = st.level_id
+         WHERE e.patient_id = t.id AND e.discharged_on IS NULL
+         ORDER BY e.admitted_on DESC, e.id, st.started_on, st.id
+         LIMIT 1),
+    'care_team', (
+        SELECT coalesce(json_agg(json_build_object(
+                   'id', m.public_id, 'patient', t.public_id, 'member', sp.public_id,
+                   'member_name', btrim(u.first_name || ' ' || u.last_name), 'team_role', m.team_role,
+                   'started_on', m.started_on, 'ended_on', m.ended_on
+               ) ORDER BY m.team_role, m.started_on, m.id), '[]')
+          FROM patients_careteammember m
+          JOIN auth_user u ON u.id = m.member_id
+          LEFT JOIN clinic_staffprofile sp ON sp.user_id = u.id
+         WHERE m.patient_id = t.id AND m.ended_on IS NULL)
+)::text"""
+
+
+def patient_rows(patients: QuerySet[Patient]) -> PreparedPage:
+    """A page of `patients` (filtered and scoped by the caller) as (id, JSON text) rows, by name."""
+    return page_of(
+        patients,
+        columns=_PATIENT_JSON,
+        table="patients_patient",
+        order_by="t.legal_last_name, t.legal_first_name, t.id",
     )
 
 
