@@ -2,9 +2,10 @@
 
 Django sends every query as text with its values bound client-side, so PostgreSQL plans
 each one afresh. For a statement run on almost every request, planning can cost more than
-running it: `fetch_prepared` sends it with server-side parameters and `prepare=True`, so
-each connection plans it once (psycopg keeps the statement per connection and re-prepares
-after a reconnect; PostgreSQL re-plans by itself after a schema change).
+running it: `fetch_prepared` sends it with server-side parameters, which psycopg prepares at
+the first execution (`prepare_threshold` 0, see settings.py), so each connection plans it
+once (psycopg keeps the statement per connection and prepares it again after a reconnect;
+PostgreSQL re-plans by itself after a schema change).
 
 It still goes through Django's connection: the health check, reconnection, error
 translation, `execute_wrappers` and the query log (`CaptureQueriesContext`, pinned query
