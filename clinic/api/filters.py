@@ -1,6 +1,7 @@
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
@@ -23,6 +24,20 @@ class FilterSet(django_filters.FilterSet):
     anything else with a 400, where django-filter's own read "0.05" or "null" as no filter and
     listed everything."""
 
+    _form_class: type[forms.Form]
+
+    @classmethod
+    def form_class(cls) -> type[forms.Form]:
+        """The form that reads and checks this filter set's parameters, built once per class.
+        django-filter builds it again on every request, with a deep copy of every filter; no
+        filter here takes anything from the request (no request-dependent querysets)."""
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = django_filters.FilterSet.get_form_class(cls())
+        return cls._form_class
+
+    def get_form_class(self) -> type[forms.Form]:
+        return self.form_class()
+
     @classmethod
     def filter_for_lookup(cls, field, lookup_type):  # type: ignore[no-untyped-def]
         filter_class, params = super().filter_for_lookup(field, lookup_type)
@@ -39,12 +54,14 @@ class FilterBackend(DjangoFilterBackend):
     def cleaned_filters(self, request: Any, queryset: QuerySet[Any], view: Any) -> dict[str, Any]:
         """The view's filters read and checked (a 400 naming each bad one, as for a filtered
         queryset), for a list that applies them in its own SQL (`clinic.db.PreparedPage`)."""
-        filterset = self.get_filterset(request, queryset, view)
-        if filterset is None:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
             return {}
-        if not filterset.is_valid():
-            raise translate_validation(filterset.errors)
-        return dict(filterset.form.cleaned_data)
+        # The form alone: a filter set instance would deep-copy every filter to apply none.
+        form = filterset_class.form_class()(request.query_params)
+        if not form.is_valid():
+            raise translate_validation(form.errors)
+        return dict(form.cleaned_data)
 
 
 class RoomFilter(FilterSet):

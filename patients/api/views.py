@@ -1,4 +1,3 @@
-import json
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, cast
@@ -7,6 +6,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api.pagination import Pagination
 from clinic.api.parsers import SafeJSONParser
 from clinic.api.viewsets import UUID_PATTERN, AuditedListMixin, AuditedRetrieveMixin, PatientDataViewSet
 from clinic.audit import AuditTarget, audit_record_many
@@ -66,7 +67,7 @@ class PatientViewSet(AuditedRetrieveMixin, PatientScopedViewSet):
     def base_queryset(self) -> QuerySet[Any]:
         return selectors.patient_list()
 
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request) -> HttpResponse:
         # The page is built by PostgreSQL in one statement (selectors.patient_rows); the ORM
         # still chooses the rows, through the same scope and filters as every other read.
         # Only ids are taken from the queryset: the plain model, not patient_list's prefetches.
@@ -78,7 +79,7 @@ class PatientViewSet(AuditedRetrieveMixin, PatientScopedViewSet):
             actor=request.user,
             request=request,
         )
-        return self.get_paginated_response([json.loads(body) for _, body in page])
+        return cast(Pagination, self.paginator).get_json_paginated_response(body for _, body in page)
 
     @extend_schema(request=PatientCreateInputSerializer, responses={201: PatientOutputSerializer})
     def create(self, request: Request) -> Response:
