@@ -524,16 +524,27 @@ def reminders_send(reminder_ids: list[int], *, attempt_limit: int | None = None)
     (back to pending for the next opening) with the reason; "retry" after a transient failure
     (the row stays claimed, its lease extended past `retry_in`); "failed" into the staff queue
     after a permanent one or the last allowed attempt; "busy" (held by another transaction or
-    out of time: try again in `retry_in`); "gone" (sent, cancelled or failed meanwhile)."""
+    out of time: try again in `retry_in`), or "lapsed" when its claim's lease has run out (the
+    dispatcher claims it again); "gone" (sent, cancelled or failed meanwhile)."""
     ids = list(dict.fromkeys(reminder_ids))
     started = time.monotonic()
     locked = _lock(ids)
     outcomes: dict[int, Outcome] = {}
-    busy = Outcome("busy", retry_in=BUSY_RETRY_SECONDS)
+    lapsed_before = timezone.now() - timedelta(seconds=settings.REMINDER_CLAIM_LEASE_SECONDS)
+
+    def busy(claimed_at: datetime | None) -> Outcome:
+        # Tried again shortly, until the claim's lease runs out: from then the dispatcher
+        # claims the row again, and a row held for good is not retried every few seconds forever.
+        if claimed_at is None or claimed_at <= lapsed_before:
+            return Outcome("lapsed")
+        return Outcome("busy", retry_in=BUSY_RETRY_SECONDS)
+
     if missing := [pk for pk in ids if pk not in locked]:
         # Not locked: held by another transaction (try again), or no longer there to send.
-        held = set(Reminder.objects.filter(pk__in=missing, status=ReminderStatus.CLAIMED).values_list("pk", flat=True))
-        outcomes.update({pk: busy if pk in held else Outcome("gone") for pk in missing})
+        held = dict(
+            Reminder.objects.filter(pk__in=missing, status=ReminderStatus.CLAIMED).values_list("pk", "claimed_at")
+        )
+        outcomes.update({pk: busy(held[pk]) if pk in held else Outcome("gone") for pk in missing})
     rows = [locked[pk] for pk in sorted(locked) if locked[pk].status == ReminderStatus.CLAIMED]
     outcomes.update({pk: Outcome("gone") for pk, row in locked.items() if row.status != ReminderStatus.CLAIMED})
     if not rows:
@@ -556,7 +567,7 @@ def reminders_send(reminder_ids: list[int], *, attempt_limit: int | None = None)
                 sent_at=datetime.fromisoformat(entry["at"]),
             )
         elif time.monotonic() - started > CHUNK_SECONDS:
-            outcomes[reminder.pk] = busy  # left claimed and unchanged, for the next task
+            outcomes[reminder.pk] = busy(reminder.claimed_at)  # left claimed and unchanged, for the next task
             continue
         elif refusal := _recheck(reminder, policy=policy, opted_out=opted_out, sent_today=sent_today, now=now):
             outcome = refusal

@@ -142,6 +142,34 @@ def test_a_row_another_transaction_holds_is_left_for_later_not_waited_for(due):
     assert len(messaging.outbox) == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_row_held_past_its_lease_is_left_to_the_dispatcher_not_retried_forever(due, clock, settings):
+    """A row another transaction still holds when its claim's lease has run out is not queued
+    again ("lapsed"): the dispatcher claims it again, and sends it, once it is free."""
+    ids = due(2)
+    held = Reminder.objects.get(pk=ids[0])
+    clock.shift(timedelta(seconds=settings.REMINDER_CLAIM_LEASE_SECONDS + 1))
+    params = connection.get_connection_params()
+    other = psycopg.connect(
+        **{k: v for k, v in params.items() if k in {"dbname", "user", "host", "port", "password"}}, autocommit=False
+    )
+    try:
+        other.execute("SELECT id FROM patients_patient WHERE id = %s FOR NO KEY UPDATE", [held.patient_id])
+        with mock.patch.object(send_reminders, "apply_async") as apply_async:
+            send_reminders(ids)
+        outcomes = reminders_send([held.pk])
+    finally:
+        other.rollback()
+        other.close()
+    assert outcomes[held.pk].status == "lapsed"
+    # The other row went out; the held one was not queued again for 2 s later.
+    assert [call.args for call in apply_async.call_args_list] == []
+    assert Reminder.objects.get(pk=held.pk).status == "claimed"
+    assert reminders_claim() == [held.pk]
+    assert statuses(reminders_send([held.pk])) == ["sent"]
+    assert len(messaging.outbox) == 2
+
+
 def test_a_send_the_crash_kept_from_the_database_is_recorded_not_sent_again(due, settings, tmp_path):
     """The worker died after the backend took the message, before the chunk committed: the
     journal in Redis says it went out, so when the lease brings the row back it is recorded
