@@ -186,3 +186,12 @@ def test_behind_a_proxy_the_client_address_comes_from_forwarded_for(clinician_cl
         REMOTE_ADDR="10.0.0.9",
     )
     assert AuditEvent.objects.get().ip_address == "198.51.100.7"
+
+
+def test_the_audit_log_keeps_one_index_per_question():
+    """Every event written updates every index: the trail has the ones its questions need
+    (who looked at this patient, what did this user do, an event by id) and no copies."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'clinic_auditevent'")
+        columns = sorted(definition.split(" USING btree ")[1] for (definition,) in cursor.fetchall())
+    assert columns == ["(actor_id, occurred_at)", "(id)", "(patient_id, occurred_at)", "(public_id)"]
