@@ -37,6 +37,16 @@ def pytest_configure(config: pytest.Config) -> None:
     app.conf.update(broker_url=url)
 
 
+# Staff are made with passwords in many tests; the production hasher's cost (PBKDF2) is not
+# what they are about. Tests of hashing itself choose their own.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
+
+
 @pytest.fixture
 def make_user(db):
     def make(*roles: str, **kwargs):

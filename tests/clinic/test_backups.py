@@ -37,6 +37,7 @@ from patients.services.episodes import episode_admit
 from scheduling.models import SessionType
 from scheduling.services.appointments import appointment_create
 from tests.clinic.factories import LocationFactory, StaffProfileFactory, UserFactory
+from tests.insurance.conftest import PAYER_CONSENT
 from tests.patients.factories import PatientFactory, put_on_care_team
 from tests.tapers.factories_plans import approved, make_prescriber, stock_all
 
@@ -128,11 +129,9 @@ def restored_name() -> Iterator[str]:
 
 
 @pytest.fixture
-def records(settings) -> None:
+def records(fast_password_hashing) -> None:
     """A morning at the clinic, through the services: a patient registered, consented, admitted,
     booked, covered, checked for eligibility, on an approved taper plan; a read audited."""
-    # The production hasher's cost is not what this test is about.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with time_machine.travel(NOW, tick=False):
         admissions = UserFactory.create(roles=[Role.ADMISSIONS])
         billing = UserFactory.create(roles=[Role.BILLING])
@@ -151,11 +150,8 @@ def records(settings) -> None:
         consent_record(
             patient=patient,
             by=admissions,
-            recipient_type="payer",
+            **PAYER_CONSENT,
             recipient_name="ABC Company",
-            information=["billing"],
-            amount_and_kind="Identity, coverage and the services billed",
-            purposes=["payment"],
             effective_on="2026-11-01",
             expires_on="2027-11-01",
             signed_at="2026-11-01T10:00:00-05:00",

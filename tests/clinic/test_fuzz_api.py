@@ -69,12 +69,13 @@ from scheduling.services.appointments import appointment_create
 from tapers.models import Prescriber
 from tapers.services import plans as plan_services
 from tests.clinic.factories import LocationFactory, RoomFactory, StaffProfileFactory, UserFactory
+from tests.conftest import FAST_PASSWORD_HASHERS
+from tests.insurance.conftest import PAYER_CONSENT
 from tests.patients.factories import PatientFactory, put_on_care_team
 from tests.tapers.factories_plans import DIAZEPAM_20_MG, stock_all
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 NEW_YORK = ZoneInfo("America/New_York")
-MD5_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 pytestmark = pytest.mark.django_db
 
@@ -289,11 +290,8 @@ def _seed() -> World:
     consent_record(
         patient=patient,
         by=lead,
-        recipient_type="payer",
+        **PAYER_CONSENT,
         recipient_name="ABC Company",
-        information=["billing"],
-        amount_and_kind="Identity, coverage and the services billed",
-        purposes=["payment"],
         effective_on=today - timedelta(days=30),
         expires_on=today + timedelta(days=330),
         signed_at=timezone.now() - timedelta(days=30),
@@ -326,8 +324,7 @@ def clinic(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
     """Seeded once for the module, in a transaction rolled back at its end; each operation's test
     runs in a savepoint inside it (pytest-django's own), so what one operation's requests wrote is
     gone before the next. Seeding per operation cost a third of the run."""
-    # The production hasher's cost is not what this test is about.
-    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=[MD5_HASHER]):
+    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
         outer = transaction.atomic()
         outer.__enter__()
         try:

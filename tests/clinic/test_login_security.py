@@ -23,7 +23,8 @@ from tests.clinic.factories import PASSWORD, LocationFactory
 TOKEN_URL = "/api/v1/auth/token/"
 LOGIN_URL = "/admin/login/"
 
-pytestmark = pytest.mark.django_db
+# These tests log in dozens of times; PBKDF2's default cost would take most of a minute.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
 
 def api_login(api_client, username, password, address="203.0.113.7", **extra):
@@ -43,12 +44,6 @@ def admin_login(client, username, password, otp_token="", address="203.0.113.7")
 def code_of(device: TOTPDevice, *, offset: int = 0) -> str:
     """The code the user's phone shows now (offset: steps later), computed from the device's key."""
     return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift + offset):0{device.digits}d}"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # These tests log in dozens of times; PBKDF2's default cost would take most of a minute.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

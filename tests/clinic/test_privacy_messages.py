@@ -30,6 +30,7 @@ from scheduling.tasks import dispatch_reminders, generate_track_sessions
 from tests import privacy
 from tests.clinic.factories import LocationFactory, StaffProfileFactory
 from tests.fakes.clearinghouse import clearinghouse_fake_fixture  # noqa: F401  (the fixture)
+from tests.insurance.conftest import PAYER_CONSENT
 from tests.patients.factories import PatientFactory, put_on_care_team
 
 NY = ZoneInfo("America/New_York")
@@ -280,15 +281,7 @@ def test_an_eligibility_check_over_http_enqueues_the_check_id_only(
     billing = make_user(Role.BILLING)
     payer = Payer.objects.create(name="ABC Company", payer_id="842610001", phone="+18005551212")
     patient = PatientFactory.create(phone="+16175550177", email="elig@example.org")
-    consent_for(
-        patient,
-        by=desk,
-        recipient_type="payer",
-        recipient_name=payer.name,
-        information=["billing"],
-        amount_and_kind="Identity, coverage and the services billed",
-        purposes=["payment"],
-    )
+    consent_for(patient, by=desk, recipient_name=payer.name, **PAYER_CONSENT)
     coverage = coverage_create(
         patient=patient, by=billing, payer=payer, member_id="XQZ884412", effective_on=date(2026, 1, 1)
     )

@@ -3,6 +3,7 @@ payers, coverages and the payer consent an eligibility check needs."""
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,17 +56,24 @@ def make_coverage(billing, payer):
     return make
 
 
+# What a payer's eligibility check needs the patient to have consented to: billing
+# information, to the payer, for payment (42 CFR 2.31). Add recipient_name and the dates.
+PAYER_CONSENT: dict[str, Any] = {
+    "recipient_type": "payer",
+    "information": ["billing"],
+    "amount_and_kind": "Identity, coverage and the services billed",
+    "purposes": ["payment"],
+}
+
+
 @pytest.fixture
 def payer_consent(admissions):
     """Record the patient's consent to tell `payer_name` what billing needs, for payment."""
 
     def record(patient, payer_name="ABC Company", **overrides):
         fields = {
-            "recipient_type": "payer",
+            **PAYER_CONSENT,
             "recipient_name": payer_name,
-            "information": ["billing"],
-            "amount_and_kind": "Identity, coverage and the services billed",
-            "purposes": ["payment"],
             "effective_on": "2026-11-01",
             "expires_on": "2027-11-01",
             "signed_at": "2026-11-01T10:00:00-05:00",

@@ -16,9 +16,7 @@ def today():
 
 
 @pytest.fixture
-def clock(settings, today):
-    # Staff are made with passwords; the production hasher's cost is not what these tests are about.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def clock(fast_password_hashing, today):
     return today
 
 

@@ -33,6 +33,8 @@ from tapers import ciwa
 from tapers.models import Prescriber
 from tapers.pdmp import REQUIRED_COLUMNS
 from tests.clinic.factories import LocationFactory, RoomFactory, StaffProfileFactory, UserFactory
+from tests.conftest import FAST_PASSWORD_HASHERS
+from tests.insurance.conftest import PAYER_CONSENT
 from tests.patients.test_consents_api import CONSENT, DISCLOSURE
 from tests.patients.test_intake import NO_RISK_ANSWERS
 from tests.tapers.factories_plans import DIAZEPAM_20_MG, stock_all
@@ -445,13 +447,7 @@ def _seed(c: Clinic) -> None:
     coverage = _ok(billing.post("/api/v1/coverages/", b[("coverage-list", "POST")] | {"priority": 1}, format="json"))
     c.ids["coverage"] = coverage["id"]
     b = bodies(c)
-    payer_consent = b[("consent-list", "POST")] | {
-        "recipient_type": "payer",
-        "recipient_name": "ABC Company",
-        "information": ["billing"],
-        "amount_and_kind": "Identity, coverage and the services billed",
-        "purposes": ["payment"],
-    }
+    payer_consent = b[("consent-list", "POST")] | PAYER_CONSENT | {"recipient_name": "ABC Company"}
     _ok(desk.post("/api/v1/consents/", payer_consent, format="json"))
     # With the clinic's NPI set the check builds its 270, which the raw route serves.
     with override_settings(ELIGIBILITY_PROVIDER_NPI="1234567893"):
@@ -472,7 +468,7 @@ def clinic(django_db_setup: None, django_db_blocker: Any) -> Iterator[Clinic]:
     with (
         time_machine.travel(NOW, tick=False),
         django_db_blocker.unblock(),
-        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
+        override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS),
         transaction.atomic(),
     ):
         users = {name: UserFactory.create(roles=roles) for name, roles in PERSONA_ROLES.items()}
