@@ -81,7 +81,7 @@ class CommunicationOutputSerializer(serializers.ModelSerializer[Communication]):
     patient = serializers.UUIDField(source="patient.public_id", read_only=True)
     prescriber = CoordinationPrescriberSerializer(read_only=True)
     disclosure = serializers.UUIDField(source="disclosure.public_id", read_only=True, allow_null=True)
-    consent = serializers.UUIDField(source="consent.public_id", read_only=True, allow_null=True)
+    consent = serializers.UUIDField(source="disclosure.consent.public_id", read_only=True, allow_null=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     sent_by = serializers.CharField(source="sent_by.username", read_only=True, allow_null=True)
 

@@ -129,11 +129,9 @@ class Communication(PublicModel):
     received_at = models.DateTimeField(null=True, blank=True, help_text="Inbound: when it reached us.")
     response = models.TextField(blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
+    # The consent it was released under is the disclosure's (a Disclosure always has one).
     disclosure = models.OneToOneField(
         "patients.Disclosure", on_delete=models.PROTECT, null=True, blank=True, related_name="communication"
-    )
-    consent = models.ForeignKey(
-        "patients.Consent", on_delete=models.PROTECT, null=True, blank=True, related_name="communications"
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
@@ -157,7 +155,7 @@ class Communication(PublicModel):
             models.CheckConstraint(
                 name="communication_released_has_disclosure",
                 condition=~Q(status__in=["sent", "to_send_by_staff"], direction="outbound")
-                | Q(disclosure__isnull=False, consent__isnull=False),
+                | Q(disclosure__isnull=False),
                 violation_error_message="An outbound message is sent only with its disclosure recorded.",
             ),
             models.CheckConstraint(

@@ -88,7 +88,7 @@ def prescriber_of_record_list() -> QuerySet[PrescriberOfRecord]:
 
 
 def communication_list() -> QuerySet[Communication]:
-    return Communication.objects.select_related("patient", "prescriber", "disclosure", "consent")
+    return Communication.objects.select_related("patient", "prescriber", "disclosure__consent")
 
 
 def _prescribing_prescriber_ids(patient: Patient) -> QuerySet[Any]:
@@ -265,7 +265,6 @@ def _release(communication: Communication, *, by: Any, request: HttpRequest | No
     notice = "" if REDISCLOSURE_NOTICE in communication.body else f"\n\n{REDISCLOSURE_NOTICE}"
     communication.body = f"{communication.body}\n\n{scope}{notice}"
     communication.disclosure = disclosure
-    communication.consent = consent
 
 
 @transaction.atomic
@@ -315,9 +314,9 @@ def _send(communication: Communication, *, by: Any, request: HttpRequest | None)
 def _check_still_consented(communication: Communication) -> None:
     """A letter released for staff to send is not handed out or sent once the patient has
     revoked the consent it was released under (its Disclosure stays: it marks the release)."""
-    if communication.status != CommunicationStatus.TO_SEND_BY_STAFF or communication.consent_id is None:
+    if communication.status != CommunicationStatus.TO_SEND_BY_STAFF or communication.disclosure_id is None:
         return
-    consent = Consent.objects.get(pk=communication.consent_id)
+    consent = Consent.objects.get(disclosures__pk=communication.disclosure_id)
     if consent.revoked_at is not None:
         raise Forbidden(
             "The patient revoked the consent this letter was released under; do not send it. Record a new "
