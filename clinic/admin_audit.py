@@ -3,15 +3,18 @@ saved by services show the services' refusals."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import ModelDelta
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from clinic.audit import audit_record, audit_record_many, audit_target_for
 from clinic.errors import ApplicationError
@@ -167,6 +170,18 @@ class ServiceFormAdmin(admin.ModelAdmin):
         return type(form.__name__, (form,), {"clean": clean})
 
 
+class _ShownFieldsContextHelper(HistoricalRecordContextHelper):
+    """The history page's changes, of the fields the change page shows this user only."""
+
+    def __init__(self, model: type[Model], record: Any, *, shown: frozenset[str]) -> None:
+        super().__init__(model, record)
+        self.shown = shown
+
+    def context_for_delta_changes(self, delta: ModelDelta) -> list[dict[str, Any]]:
+        changes = [change for change in delta.changes if change.field in self.shown]
+        return super().context_for_delta_changes(dataclasses.replace(delta, changes=changes))
+
+
 class GuardedHistoryAdmin(SimpleHistoryAdmin):
     """simple_history's pages under this admin's own rules.
 
@@ -176,7 +191,9 @@ class GuardedHistoryAdmin(SimpleHistoryAdmin):
     the user's queryset (403 without the view permission, then 404, in the order of Django's own
     change view), and a revert needs the change permission on it. `allow_revert = False` is for
     records written only through services: a revert would save an old version past their checks
-    and audit, so it is refused outright.
+    and audit, so it is refused outright. The history page lists the changes of the fields the
+    change page shows this user only (`get_fieldsets`), so a field hidden there (an episode's
+    safety plan from the front office) is not read from its old and new values here.
     """
 
     allow_revert = True
@@ -193,8 +210,17 @@ class GuardedHistoryAdmin(SimpleHistoryAdmin):
         return obj
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
-        self._visible(request, object_id)
+        obj = self._visible(request, object_id)
+        request.history_shown_fields = frozenset(  # type: ignore[attr-defined]
+            flatten_fieldsets(self.get_fieldsets(request, obj))
+        )
         return super().history_view(request, object_id, extra_context)
+
+    def get_historical_record_context_helper(self, request: HttpRequest, historical_record: Any) -> Any:
+        shown = getattr(request, "history_shown_fields", None)
+        if shown is None:
+            return super().get_historical_record_context_helper(request, historical_record)
+        return _ShownFieldsContextHelper(self.model, historical_record, shown=shown)
 
     def history_form_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None

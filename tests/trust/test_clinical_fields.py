@@ -50,11 +50,20 @@ def test_the_episode_admin_page_shows_the_plans_only_to_the_care_team(clinic: Cl
         for persona in ("admissions", "billing", "clinician"):
             client = Client()
             client.force_login(clinic.users[persona])
-            response = client.get(f"/admin/patients/episodeofcare/{episode.pk}/change/")
-            # (the page escapes the &: look for the words before it)
-            pages[persona] = (response.status_code, "Call or text 988 (Suicide" in response.content.decode())
+            for page in ("change", "history"):
+                response = client.get(f"/admin/patients/episodeofcare/{episode.pk}/{page}/")
+                # (the page escapes the &: look for the words before it)
+                pages[persona, page] = (response.status_code, "Call or text 988 (Suicide" in response.content.decode())
         return pages
 
     pages = in_savepoint(call)
-    # The front office opens the episode, without the plans.
-    assert pages == {"admissions": (200, False), "billing": (200, False), "clinician": (200, True)}
+    # The front office opens the episode and its history, without the plans; the history page
+    # lists the discharge's changes, the plan's old and new values among them for the team.
+    assert pages == {
+        ("admissions", "change"): (200, False),
+        ("admissions", "history"): (200, False),
+        ("billing", "change"): (200, False),
+        ("billing", "history"): (200, False),
+        ("clinician", "change"): (200, True),
+        ("clinician", "history"): (200, True),
+    }
