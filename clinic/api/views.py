@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
@@ -55,7 +56,10 @@ class TokenObtainView(APIView):
         try:
             # The second factor is the admin's and the API's alike, or a token would get round it.
             second_factor_check(
-                user=user, token=data.validated_data.get("otp_token", ""), request=request._request, required=False
+                user=user,
+                token=data.validated_data.get("otp_token", ""),
+                request=request._request,
+                required=settings.ADMIN_REQUIRE_OTP,
             )
         except SecondFactorRefused as refused:
             raise ApplicationError(refused.message, extra={"code": refused.code}) from None

@@ -222,6 +222,15 @@ def test_with_admin_require_otp_staff_without_an_authenticator_cannot_log_in(cli
     assert client.get("/admin/").status_code == 302
 
 
+def test_with_admin_require_otp_no_api_token_is_issued_without_an_authenticator(api_client, nurse, settings):
+    # Or a token would get round the rule the admin enforces.
+    settings.ADMIN_REQUIRE_OTP = True
+    response = api_login(api_client, "nurse1", PASSWORD)
+    assert response.status_code == 400
+    assert response.json()["extra"] == {"code": "otp_device_required"}
+    assert not AuthToken.objects.filter(user=nurse).exists()
+
+
 def test_with_admin_require_otp_staff_with_an_authenticator_log_in_with_the_code(client, nurse, device, settings):
     settings.ADMIN_REQUIRE_OTP = True
     assert admin_login(client, "nurse1", PASSWORD, otp_token=code_of(device)).status_code == 302
