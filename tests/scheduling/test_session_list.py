@@ -81,6 +81,14 @@ def test_every_filter_picks_what_it_names(desk, sessions, therapist, location, r
         assert ids, f"{query} picked nothing: the check would prove nothing"
 
 
+def test_a_single_session_reads_the_filters_as_the_list_does(desk, sessions, therapist):
+    # DRF filters a detail lookup too: a session the staff member leads is found with ?staff=.
+    video = sessions["video"].public_id
+    assert desk.get(f"/api/v1/sessions/{video}/?staff={therapist.public_id}").status_code == 200
+    assert desk.get(f"/api/v1/sessions/{video}/?staff={sessions['co_lead'].public_id}").status_code == 404
+    assert desk.get(f"/api/v1/sessions/{video}/?location={sessions['track'].location.public_id}").status_code == 200
+
+
 def test_a_staff_members_week_leaves_out_their_other_weeks(desk, sessions, therapist):
     body = listed(desk, f"staff={therapist.public_id}&{WEEK}")
     later = listed(desk, f"staff={therapist.public_id}&start=2026-11-30T00:00:00-05:00&end=2026-12-07T00:00:00-05:00")
