@@ -31,6 +31,14 @@ def enqueue_on_commit(task: Any, *ids: int) -> None:
     transaction.on_commit(enqueue)
 
 
+def retry_schedule(*, base_seconds: float, retries: int) -> timedelta:
+    """The longest a task retrying with a doubling wait (`base_seconds`, twice that, … for
+    `retries` waits) keeps its row owed before its last try settles it. An owed-work rule adds
+    it to REQUEUE_AFTER_MINUTES, or the sweep would start a second chain of tries beside the
+    task's own while it is still retrying."""
+    return timedelta(seconds=sum(base_seconds * 2**n for n in range(retries)))
+
+
 def requeue_owed_work(*, now: datetime) -> int:
     """Enqueue again the work that requests recorded but could not enqueue (the broker was down
     when they committed): each domain app names its own in `DomainAppConfig.owed_work`. Only

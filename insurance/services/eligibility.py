@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import re
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from django.utils.module_loading import import_string
 from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict
 from clinic.models import AuditAction
-from clinic.queueing import enqueue_on_commit
+from clinic.queueing import enqueue_on_commit, retry_schedule
 from clinic.roles import require_role
 from insurance import benefits as rules
 from insurance.clearinghouse import ClearinghouseError, ManualBackend, get_backend, new_payload_id
@@ -197,10 +197,12 @@ def eligibility_checks_owed_send(before: datetime) -> QuerySet[EligibilityCheck,
     answers to staff (manual, file): their checks await by design."""
     if issubclass(import_string(settings.CLEARINGHOUSE_BACKEND), ManualBackend):
         return EligibilityCheck.objects.none().values_list("pk", flat=True)
-    schedule = sum(settings.CLEARINGHOUSE_RETRY_BASE_SECONDS * 2**n for n in range(settings.CLEARINGHOUSE_MAX_RETRIES))
+    schedule = retry_schedule(
+        base_seconds=settings.CLEARINGHOUSE_RETRY_BASE_SECONDS, retries=settings.CLEARINGHOUSE_MAX_RETRIES
+    )
     # created_at on awaiting checks: the partial index eligibility_awaiting.
     return EligibilityCheck.objects.filter(
-        mode=CheckMode.HTTP, status=CheckStatus.AWAITING, created_at__lt=before - timedelta(seconds=schedule)
+        mode=CheckMode.HTTP, status=CheckStatus.AWAITING, created_at__lt=before - schedule
     ).values_list("pk", flat=True)
 
 

@@ -158,12 +158,18 @@ def alert_body(check: WithdrawalCheck) -> str:
     return "\n".join(lines) + "\n"
 
 
+# How long a held check's alert is still worth sending late.
+ALERT_OWED_FOR = timedelta(days=1)
+
+
 def withdrawal_checks_owed_alert(before: datetime) -> QuerySet[WithdrawalCheck, int]:
     """Ids of holding checks recorded before `before` whose care-team alert has not gone: its
-    task was never enqueued (the broker was down) or never ran."""
-    return WithdrawalCheck.objects.filter(hold=True, alerted_at__isnull=True, created_at__lt=before).values_list(
-        "pk", flat=True
-    )
+    task was never enqueued (the broker was down) or never ran. Only a day's worth: an alert
+    whose task kept failing is not sent again every few minutes for ever (the held check stays
+    in the prescriber's review, and the failures are in the worker's log)."""
+    return WithdrawalCheck.objects.filter(
+        hold=True, alerted_at__isnull=True, created_at__lt=before, created_at__gte=before - ALERT_OWED_FOR
+    ).values_list("pk", flat=True)
 
 
 def withdrawal_check_alert_send(*, check_id: int) -> int:

@@ -32,7 +32,7 @@ from django.utils import timezone
 from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict, Forbidden
 from clinic.models import AuditAction
-from clinic.queueing import enqueue_on_commit
+from clinic.queueing import enqueue_on_commit, retry_schedule
 from clinic.roles import CLINICAL_ROLES, Role, require_role
 from patients.access import clinically_visible_patients
 from patients.consents import REDISCLOSURE_NOTICE
@@ -479,11 +479,15 @@ TRANSIENT_SEND_ERRORS: tuple[type[Exception], ...] = (OSError, smtplib.SMTPExcep
 
 
 def communications_owed_send(before: datetime) -> QuerySet[Communication, int]:
-    """Ids of letters queued for the worker and not touched since `before`: their send was never
-    enqueued (the broker was down) or its task was lost."""
-    return Communication.objects.filter(status=CommunicationStatus.QUEUED, updated_at__lt=before).values_list(
-        "pk", flat=True
+    """Ids of letters queued for the worker and not touched since `before` less the send task's
+    whole retry schedule (it leaves a letter queued and untouched while it retries): their send
+    was never enqueued (the broker was down) or its task was lost."""
+    schedule = retry_schedule(
+        base_seconds=settings.COORDINATION_EMAIL_RETRY_BASE_SECONDS, retries=settings.COORDINATION_EMAIL_MAX_RETRIES
     )
+    return Communication.objects.filter(
+        status=CommunicationStatus.QUEUED, updated_at__lt=before - schedule
+    ).values_list("pk", flat=True)
 
 
 def communication_deliver(communication_id: int, *, last_try: bool = True) -> str:

@@ -218,6 +218,19 @@ def test_an_alert_never_enqueued_is_enqueued_again_once_owed(
     assert len(mail.outbox) == 3
 
 
+def test_an_alert_that_never_went_is_not_enqueued_again_after_a_day(nurse, prescriber, team_patient, clock, published):
+    from datetime import timedelta
+
+    from clinic.tasks import requeue_owed_work
+
+    plan = active(team_patient, prescriber)
+    check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(47), by=nurse)
+    clock.shift(timedelta(hours=23))
+    assert requeue_owed_work() == 1  # its task kept failing: tried again while it is still news
+    clock.shift(timedelta(hours=2))
+    assert requeue_owed_work() == 0  # a day on, no longer sent every few minutes
+
+
 def test_the_alert_goes_to_the_care_team_of_the_day_only(nurse, prescriber, make_user, team_patient):
     from datetime import date
 

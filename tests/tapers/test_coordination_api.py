@@ -363,7 +363,7 @@ def test_a_letter_by_secure_email_goes_through_the_worker_with_ids_only(
 
 
 def test_a_letter_whose_send_was_never_enqueued_goes_once_owed(
-    prescriber_user, prescriber_client, patient, outside, today, published
+    prescriber_user, prescriber_client, patient, outside, today, published, settings
 ):
     from datetime import timedelta
 
@@ -376,7 +376,12 @@ def test_a_letter_whose_send_was_never_enqueued_goes_once_owed(
     assert prescriber_client.post(f"/api/v1/communications/{letter_id}/send/").json()["status"] == "queued"
     communication = Communication.objects.get()
 
-    today.shift(timedelta(minutes=16))
+    # Owed once the send task's own retries (a doubling wait from the base) would all be over.
+    base, retries = settings.COORDINATION_EMAIL_RETRY_BASE_SECONDS, settings.COORDINATION_EMAIL_MAX_RETRIES
+    retrying = sum(base * 2**n for n in range(retries))
+    today.shift(timedelta(minutes=15, seconds=retrying - 60))
+    assert requeue_owed_work() == 0  # its task may still be retrying
+    today.shift(timedelta(minutes=2))
     assert requeue_owed_work() == 1
     assert [(m["task"], m["args"]) for m in published] == [
         ("tapers.tasks.coordination.send_communication", [communication.pk])
