@@ -4,11 +4,14 @@ from django.db import migrations, models
 
 # The actor's own index duplicates audit_actor_time, which starts with the actor. Only the
 # index is dropped: Django's AlterField would also drop and re-add the foreign key, and
-# re-adding it checks every row of the audit log while holding off its writes.
+# re-adding it checks every row of the audit log while holding off its writes. CONCURRENTLY
+# (outside a transaction): a plain DROP INDEX would wait behind any long read of the log and
+# hold off every audit insert meanwhile.
 INDEX = "clinic_auditevent_actor_id_5c6b5919"
 
 
 class Migration(migrations.Migration):
+    atomic = False
     dependencies = [
         ("clinic", "0004_licence_expiry_notice"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
@@ -32,8 +35,8 @@ class Migration(migrations.Migration):
             ],
             database_operations=[
                 migrations.RunSQL(
-                    f'DROP INDEX IF EXISTS "{INDEX}"',
-                    reverse_sql=f'CREATE INDEX IF NOT EXISTS "{INDEX}" ON "clinic_auditevent" ("actor_id")',
+                    f'DROP INDEX CONCURRENTLY IF EXISTS "{INDEX}"',
+                    reverse_sql=f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{INDEX}" ON "clinic_auditevent" ("actor_id")',
                 ),
             ],
         ),
