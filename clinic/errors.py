@@ -63,11 +63,25 @@ def _first_message(detail: Any) -> str | None:
     return None
 
 
-# What Django raises when PostgreSQL cannot answer: OperationalError for a server that is down,
-# restarting or refusing connections, or that ended the session (and for a deadlock or a cancelled
-# statement: passing too); InterfaceError for a connection that was already closed. None of them
-# is the request's fault or a bug to fix, and each passes: a 503 with Retry-After, not a 500.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# What Django raises when PostgreSQL cannot answer: InterfaceError for a connection that was
+# already closed; OperationalError for a server that is down, restarting or refusing connections
+# (no SQLSTATE: the connection itself failed; class 08), that ended the session (57), or a
+# passing conflict or shortage (40: a deadlock or serialization failure; 53: resources). None of
+# them is the request's fault or a bug to fix, and each passes: a 503 with Retry-After. psycopg
+# raises OperationalError for other states too (54: a program limit, such as an index row too
+# large for a value sent): those stay 500s, logged with their traceback.
+PASSING_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57"})
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate[:2] in PASSING_SQLSTATE_CLASSES
+
+
 # A PostgreSQL restart or failover takes seconds.
 RETRY_AFTER_SECONDS = 5
 UNAVAILABLE_MESSAGE = "The service is briefly unavailable (the database did not answer). Please try again in a moment."
@@ -81,7 +95,7 @@ def _log_unavailable(exc: BaseException | None) -> None:
 def database_unavailable_now() -> bool:
     """Whether the exception Django is turning into an error page is PostgreSQL being unavailable.
     Django calls handler500 inside its `except`, for an error raised in a view or a middleware."""
-    return isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE)
+    return database_unavailable(sys.exc_info()[1])
 
 
 def service_unavailable(
@@ -111,7 +125,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.message, exc.extra), status=exc.status_code)
 
-    if isinstance(exc, DATABASE_UNAVAILABLE):
+    if database_unavailable(exc):
         return service_unavailable(context.get("request"), exc=exc)
 
     if isinstance(exc, DjangoValidationError):

@@ -161,6 +161,23 @@ def test_an_api_view_meeting_a_database_outage_answers_503_in_the_error_shape(cl
     assert response.json()["extra"] == {"unavailable": "database"}
 
 
+@pytest.mark.django_db
+def test_a_database_error_that_is_not_an_outage_stays_a_500_with_its_traceback(clinician_client):
+    # psycopg raises OperationalError for a program limit too (an index row too large for a
+    # value sent): a bug to see, not a 503 telling the client to try again.
+    def too_large(*args: Any) -> None:
+        try:
+            raise psycopg.errors.ProgramLimitExceeded("index row size exceeds btree maximum")
+        except psycopg.Error as cause:
+            raise OperationalError("index row size exceeds btree maximum") from cause
+
+    with (
+        mock.patch.object(TokenAuthentication, "authenticate", side_effect=too_large),
+        pytest.raises(OperationalError),
+    ):
+        clinician_client.get("/api/v1/auth/me/")
+
+
 @pytest.mark.parametrize(("path", "content_type"), [("/api/v1/x/", "application/json"), ("/admin/", "text/html")])
 def test_an_outage_met_outside_an_api_view_is_a_503_too_and_any_other_error_still_a_500(rf, path, content_type):
     request = rf.get(path)
