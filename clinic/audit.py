@@ -8,7 +8,6 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 from django.db.models import Model
@@ -16,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from clinic.db import execute_prepared
-from clinic.middleware import client_ip_of, request_id_of
+from clinic.middleware import client_ip, request_id_of
 from clinic.models import AuditAction, AuditEvent
 
 
@@ -57,7 +56,7 @@ def _event(
         object_type=target.object_type,
         object_id=target.object_id,
         patient_id=target.patient_id,
-        ip_address=client_ip_of(request, num_proxies=settings.REST_FRAMEWORK["NUM_PROXIES"]) if request else None,
+        ip_address=client_ip(request) if request else None,
         request_id=request_id_of(request) if request else "",
         # Services are called from the API and the admin with the same request argument.
         via="admin" if via == "api" and request is not None and request.path.startswith("/admin/") else via,

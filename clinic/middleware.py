@@ -5,6 +5,7 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 # An id from an upstream proxy is kept only if it is short and harmless to log.
@@ -50,3 +51,9 @@ def client_ip_of(request: HttpRequest, *, num_proxies: int = 0) -> str | None:
             if address:
                 return address
     return _ip_or_none(request.META.get("REMOTE_ADDR", ""))
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The caller's address behind the deployment's NUM_PROXIES: the one the audit log records
+    and failed logins are counted by (AXES_CLIENT_IP_CALLABLE)."""
+    return client_ip_of(request, num_proxies=settings.REST_FRAMEWORK["NUM_PROXIES"])

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from axes.helpers import get_cool_off
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
@@ -19,12 +18,6 @@ from knox.models import AuthToken
 from rest_framework import status
 
 from clinic.errors import error_body
-from clinic.middleware import client_ip_of
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The address failed logins are counted by: the one the audit log records."""
-    return client_ip_of(request, num_proxies=settings.REST_FRAMEWORK["NUM_PROXIES"])
 
 
 class SecondFactorRefused(Exception):

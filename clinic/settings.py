@@ -274,7 +274,7 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)
 # A successful login clears the failures of that username from that address.
 AXES_RESET_ON_SUCCESS = True
 # The same client address the audit log records (NUM_PROXIES trusted proxies, X-Forwarded-For).
-AXES_CLIENT_IP_CALLABLE = "clinic.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "clinic.middleware.client_ip"
 # The one JSON error shape under /api/, an admin page elsewhere; 429 with Retry-After.
 AXES_LOCKOUT_CALLABLE = "clinic.security.lockout_response"
 # Axes keeps the failed attempt's form fields; never the password, CSRF token or TOTP code.
