@@ -44,17 +44,13 @@ def _run_prepared(sql: str, params: Sequence[Any], *, fetch: bool) -> list[tuple
         # Server-side binding: Django's own cursors bind client-side and cannot be prepared.
         cursor = connection._prepare_cursor(psycopg.Cursor(connection.connection))  # type: ignore[attr-defined]
 
-    def execute(sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        connection.validate_no_broken_transaction()
-        with connection.wrap_database_errors:
-            return cursor.cursor.execute(sql, params)
-
     with cursor:
         # The query log (DEBUG, CaptureQueriesContext) shows the statement with its values, as for any query.
         debug = isinstance(cursor, CursorDebugWrapper)
         logged = connection.ops.compose_sql(sql, params) if debug else ""  # type: ignore[attr-defined]
         with cursor.debug_sql(logged, None) if debug else nullcontext():
-            cursor._execute_with_wrappers(sql, params, many=False, executor=execute)
+            # Django's own executor (broken-transaction check, error translation) behind the wrappers.
+            cursor._execute_with_wrappers(sql, params, many=False, executor=cursor._execute)
         if not fetch:
             return None
         with connection.wrap_database_errors:

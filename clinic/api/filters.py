@@ -31,12 +31,13 @@ class FilterSet(django_filters.FilterSet):
         """The form that reads and checks this filter set's parameters, built once per class.
         django-filter builds it again on every request, with a deep copy of every filter; no
         filter here takes anything from the request (no request-dependent querysets)."""
-        if "_form_class" not in cls.__dict__:
-            cls._form_class = django_filters.FilterSet.get_form_class(cls())
-        return cls._form_class
+        return cls.__dict__.get("_form_class") or cls().get_form_class()
 
     def get_form_class(self) -> type[forms.Form]:
-        return self.form_class()
+        cls = type(self)
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = super().get_form_class()
+        return cls._form_class
 
     @classmethod
     def filter_for_lookup(cls, field, lookup_type):  # type: ignore[no-untyped-def]
@@ -46,10 +47,24 @@ class FilterSet(django_filters.FilterSet):
         return filter_class, params
 
 
+# filterset_fields classes, per view class and model (both fixed when the code is loaded).
+_GENERATED: dict[tuple[type, type], Any] = {}
+
+
 class FilterBackend(DjangoFilterBackend):
     """DRF's django-filter backend, building `filterset_fields` on the project's FilterSet."""
 
     filterset_base = FilterSet
+
+    def get_filterset_class(self, view: Any, queryset: QuerySet[Any] | None = None) -> Any:
+        """django-filter's, except that a view's `filterset_fields` class is generated once,
+        not on every request (so its form is built once too)."""
+        if getattr(view, "filterset_class", None) or queryset is None:
+            return super().get_filterset_class(view, queryset)
+        key = (type(view), queryset.model)
+        if key not in _GENERATED:
+            _GENERATED[key] = super().get_filterset_class(view, queryset)
+        return _GENERATED[key]
 
     def filter_queryset(self, request: Any, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
         """django-filter's own, except that a request naming none of the filters gets the
