@@ -52,7 +52,9 @@ def refusing_conflicts(
     constraint locked, the second write waits, then meets the first's committed row."""
     if serialized_on is not None:
         model, pk = serialized_on
-        model._default_manager.select_for_update().filter(pk=pk).values_list("pk").get()
+        # NO KEY: serializes these writers without holding off rows that only reference it
+        # (a booking, a reminder send locking the same patient), as opt_out_set locks it.
+        model._default_manager.select_for_update(no_key=True).filter(pk=pk).values_list("pk").get()
     try:
         with transaction.atomic():
             yield

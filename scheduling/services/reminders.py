@@ -121,10 +121,7 @@ def reminders_plan(booking_ids: Iterable[int]) -> None:
     bookings = list(
         Booking.objects.filter(pk__in=ids).select_related("session__session_type", "patient").order_by("pk")
     )
-    patient_ids = {b.patient_id for b in bookings}
-    opted_out = set(
-        OptOut.objects.filter(patient_id__in=patient_ids, opted_out=True).values_list("patient_id", "channel")
-    )
+    opted_out = _opted_out({b.patient_id for b in bookings})
     existing: dict[tuple[int, int, str], Reminder] = {
         (r.booking_id, r.offset_minutes, r.channel): r for r in Reminder.objects.filter(booking_id__in=ids)
     }
@@ -306,13 +303,9 @@ def _write(reminders: list[Reminder]) -> None:
         )
 
 
-def _opted_out(reminders: list[Reminder]) -> set[tuple[int, str]]:
-    """(patient id, channel) of the chunk's patients who opted out: one query."""
-    return set(
-        OptOut.objects.filter(patient_id__in={r.patient_id for r in reminders}, opted_out=True).values_list(
-            "patient_id", "channel"
-        )
-    )
+def _opted_out(patient_ids: set[int]) -> set[tuple[int, str]]:
+    """(patient id, channel) of these patients' opt-outs: one query."""
+    return set(OptOut.objects.filter(patient_id__in=patient_ids, opted_out=True).values_list("patient_id", "channel"))
 
 
 def _sent_today(reminders: list[Reminder], now: datetime) -> Counter[int]:
@@ -550,7 +543,7 @@ def reminders_send(reminder_ids: list[int], *, attempt_limit: int | None = None)
     if not rows:
         return outcomes
     now, policy = timezone.now(), ReminderPolicy.current()
-    opted_out, sent_today = _opted_out(rows), _sent_today(rows, now)
+    opted_out, sent_today = _opted_out({r.patient_id for r in rows}), _sent_today(rows, now)
     journal = _journal_read(rows)
     limit = attempt_limit or settings.REMINDER_MAX_ATTEMPTS
     changed: list[Reminder] = []
