@@ -2,7 +2,6 @@
 reminder text says nothing of the care. The whole-run checks of logs, task messages and texts
 live in tests/privacy.py; these tests pin its detector and drive the code paths that enqueue."""
 
-import re
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +21,7 @@ from patients.models import Patient, PatientContact, Referral
 from patients.services.consents import consent_record
 from patients.services.episodes import episode_admit
 from scheduling.models import Reminder, ReminderPolicy, SessionType
-from scheduling.reminder_content import LONGEST_VALUES, REVEALING_WORDS, SMS_MAX_CHARACTERS, render
+from scheduling.reminder_content import LONGEST_VALUES, SMS_MAX_CHARACTERS, render, revealing_words_in
 from scheduling.services.appointments import appointment_create
 from scheduling.services.reminders import reminder_send, reminder_values, reminders_claim
 from scheduling.session_types import FAMILY, ONE_TO_ONE, SESSION_TYPES
@@ -49,9 +48,8 @@ NAMED_WORDS = frozenset(
 
 
 def revealing(body: str, extra: frozenset[str] = frozenset()) -> list[str]:
-    lowered = body.lower()
-    words = REVEALING_WORDS | NAMED_WORDS | extra
-    return sorted(w for w in words if re.search(rf"(?<!\w){re.escape(w.lower())}(?!\w)", lowered))
+    # The app's matcher, with the issue's words added whether or not the app's list has them.
+    return revealing_words_in(body, NAMED_WORDS | extra)
 
 
 # --- the detector the whole-run checks use -----------------------------------------------------

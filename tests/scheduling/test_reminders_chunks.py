@@ -5,6 +5,8 @@ update; each row re-checked exactly as a chunk of one is (tests/scheduling/test_
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from unittest import mock
@@ -42,6 +44,22 @@ def due(texted, book, clock):
         return ids
 
     return make
+
+
+@contextmanager
+def patient_row_held(patient_id: int) -> Iterator[None]:
+    """Another transaction, on a connection of its own, holds the patient's row (as an opt-out
+    being written does) until the block ends."""
+    params = connection.get_connection_params()
+    other = psycopg.connect(
+        **{k: v for k, v in params.items() if k in {"dbname", "user", "host", "port", "password"}}, autocommit=False
+    )
+    try:
+        other.execute("SELECT id FROM patients_patient WHERE id = %s FOR NO KEY UPDATE", [patient_id])
+        yield
+    finally:
+        other.rollback()
+        other.close()
 
 
 def statuses(outcomes):
@@ -124,16 +142,8 @@ def test_a_row_another_transaction_holds_is_left_for_later_not_waited_for(due):
     (busy: the task queues it again), sends the rest, and the next try sends it."""
     ids = due(2)
     held = Reminder.objects.get(pk=ids[0])
-    params = connection.get_connection_params()
-    other = psycopg.connect(
-        **{k: v for k, v in params.items() if k in {"dbname", "user", "host", "port", "password"}}, autocommit=False
-    )
-    try:
-        other.execute("SELECT id FROM patients_patient WHERE id = %s FOR NO KEY UPDATE", [held.patient_id])
+    with patient_row_held(held.patient_id):
         outcomes = reminders_send(ids)
-    finally:
-        other.rollback()
-        other.close()
     assert (outcomes[held.pk].status, outcomes[ids[1]].status) == ("busy", "sent")
     assert outcomes[held.pk].retry_in == reminders_service.BUSY_RETRY_SECONDS
     assert Reminder.objects.get(pk=held.pk).status == "claimed"
@@ -149,18 +159,9 @@ def test_a_row_held_past_its_lease_is_left_to_the_dispatcher_not_retried_forever
     ids = due(2)
     held = Reminder.objects.get(pk=ids[0])
     clock.shift(timedelta(seconds=settings.REMINDER_CLAIM_LEASE_SECONDS + 1))
-    params = connection.get_connection_params()
-    other = psycopg.connect(
-        **{k: v for k, v in params.items() if k in {"dbname", "user", "host", "port", "password"}}, autocommit=False
-    )
-    try:
-        other.execute("SELECT id FROM patients_patient WHERE id = %s FOR NO KEY UPDATE", [held.patient_id])
-        with mock.patch.object(send_reminders, "apply_async") as apply_async:
-            send_reminders(ids)
+    with patient_row_held(held.patient_id), mock.patch.object(send_reminders, "apply_async") as apply_async:
+        send_reminders(ids)
         outcomes = reminders_send([held.pk])
-    finally:
-        other.rollback()
-        other.close()
     assert outcomes[held.pk].status == "lapsed"
     # The other row went out; the held one was not queued again for 2 s later.
     assert [call.args for call in apply_async.call_args_list] == []

@@ -37,6 +37,7 @@ from tests.conftest import FAST_PASSWORD_HASHERS
 from tests.insurance.conftest import PAYER_CONSENT
 from tests.patients.test_consents_api import CONSENT, DISCLOSURE
 from tests.patients.test_intake import NO_RISK_ANSWERS
+from tests.patients.test_referrals import REFERRAL
 from tests.tapers.factories_plans import DIAZEPAM_20_MG, stock_all
 
 # Monday 23 November 2026, 10:00 in New York, as the other suites.
@@ -126,16 +127,7 @@ def bodies(c: Clinic) -> dict[tuple[str, str], Any]:
         },
         ("consent-list", "POST"): {"patient": p, **CONSENT},
         ("disclosure-list", "POST"): {"patient": p, **DISCLOSURE},
-        ("referral-list", "POST"): {
-            "source": "physician",
-            "referrer_name": "Dr. Ana Cruz, primary care",
-            "received_at": "2026-11-20T09:30:00-05:00",
-            "reason": "Long-term clonazepam; wants to taper",
-            "first_name": "Morgan",
-            "last_name": "Ellis",
-            "date_of_birth": "1979-08-14",
-            "time_zone": "America/New_York",
-        },
+        ("referral-list", "POST"): REFERRAL,
         ("intake-assessment-list", "POST"): {"patient": p, "assessed_on": "2026-11-23", **NO_RISK_ANSWERS},
         ("intake-assessment-decision", "POST"): {"level": "iop", "reason": "The team chose IOP after review"},
         ("measure-list", "POST"): {
