@@ -2,6 +2,7 @@
 reminder text says nothing of the care. The whole-run checks of logs, task messages and texts
 live in tests/privacy.py; these tests pin its detector and drive the code paths that enqueue."""
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -164,6 +165,24 @@ def test_the_run_indexes_every_patient_it_saves():
     patient = PatientFactory.create(legal_last_name="Zembrowski")
     assert ("patient name", "Zembrowski") in privacy.STATE.everyone.find("a Zembrowski line")
     assert ("MRN", patient.mrn) in privacy.STATE.everyone.find(f"row {patient.mrn}")
+
+
+@pytest.mark.django_db
+def test_a_patients_name_in_a_log_line_or_a_task_message_is_a_finding(published):
+    # What makes the plugin fail a test: its handler is on the app's loggers (at DEBUG) and its
+    # receiver on every published task. Taken here, so this test itself does not fail.
+    from tapers.tasks.plans import alert_care_team
+
+    PatientFactory.create(legal_last_name="Zembrowski")
+    logging.getLogger("scheduling.services.reminders").debug("sending to %s", "Zembrowski")
+    alert_care_team.apply_async(("Zembrowski",))
+    findings = privacy.STATE.take()
+    assert [(f.where, f.source) for f in findings] == [
+        ("log", "scheduling.services.reminders DEBUG"),
+        ("task", "tapers.tasks.plans.alert_care_team"),
+    ]
+    assert all("Zembrowski" in f.problem for f in findings)
+    assert "2 place(s) where patient data went where it must not" in privacy.report(findings)
 
 
 # --- people and places (made here rather than imported: the scheduling and insurance
