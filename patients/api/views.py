@@ -189,16 +189,17 @@ class EpisodeViewSet(AuditedListMixin, AuditedRetrieveMixin, PatientScopedViewSe
         user = self.request.user
         visible: set[int] | None = None
 
-        def clinically_visible() -> set[int]:
-            # Once per request, and only when an episode is shown: a clinician's care teams
-            # are small, the front office's set is empty without a query.
+        def clinically_visible(patient_id: int) -> bool:
+            # Read once per request, and only when an episode is shown: a clinician's care
+            # teams are small, the front office's set is empty without a query.
             nonlocal visible
+            if getattr(user, "is_superuser", False):
+                return True
             if visible is None:
                 visible = set(clinically_visible_patients(user).values_list("pk", flat=True))
-            return visible
+            return patient_id in visible
 
-        superuser = getattr(user, "is_superuser", False)
-        return {**super().get_serializer_context(), "clinically_visible": None if superuser else clinically_visible}
+        return {**super().get_serializer_context(), "clinically_visible": clinically_visible}
 
     def _fresh(self, episode: EpisodeOfCare) -> dict[str, Any]:
         episode = selectors.episode_list().get(pk=episode.pk)

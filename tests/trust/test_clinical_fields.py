@@ -46,6 +46,10 @@ def test_the_episode_admin_page_shows_the_plans_only_to_the_care_team(clinic: Cl
         discharge = send(clinic, "prescriber", "POST", path_of(clinic, "episode-discharge"), "episode-discharge")
         assert discharge.status_code == 200, discharge.content[:300]
         episode = EpisodeOfCare.objects.get(public_id=clinic.ids["episode"])
+        # The serializer alone, without a view saying who may see: the plans stay hidden.
+        from patients.api.serializers import EpisodeOutputSerializer
+
+        assert EpisodeOutputSerializer(episode).data["safety_plan"] is None
         pages = {}
         for persona in ("admissions", "billing", "clinician"):
             client = Client()

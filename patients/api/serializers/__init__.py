@@ -163,13 +163,13 @@ class EpisodeOutputSerializer(serializers.ModelSerializer[EpisodeOfCare]):
             "safety_plan",
         ]
 
-    # EPISODE_CLINICAL_FIELDS are null for the front office. The view puts the patients the
-    # caller may see clinically in the context.
+    # EPISODE_CLINICAL_FIELDS are null for the front office. The view puts in the context
+    # whether the caller may see a patient clinically; without it they are null for anyone.
 
     def to_representation(self, episode: EpisodeOfCare) -> dict[str, Any]:
         data = super().to_representation(episode)
-        clinical = self.context.get("clinically_visible")
-        if clinical is not None and episode.patient_id not in clinical():
+        clinically_visible = self.context.get("clinically_visible")
+        if clinically_visible is None or not clinically_visible(episode.patient_id):
             for name in EPISODE_CLINICAL_FIELDS:
                 data[name] = None
         return data
