@@ -48,7 +48,8 @@ from scheduling.models import (
 def session_list() -> QuerySet[Session]:
     """Sessions with their leads and how many are booked (a count, not the bookings: a week
     view shows places taken, not who took them)."""
-    staff = SessionStaff.objects.filter(is_active=True).select_related("user__staff_profile")
+    # In the order they were put on the session, as session_rows lists them.
+    staff = SessionStaff.objects.filter(is_active=True).select_related("user__staff_profile").order_by("id")
     booked = Booking.objects.filter(session=OuterRef("pk"), status=BookingStatus.BOOKED)
     return (
         Session.objects.select_related("session_type", "location", "room", "track")
