@@ -23,7 +23,7 @@ from clinic.models import AuditAction, AuditEvent
 class AuditTarget:
     object_type: str
     object_id: str
-    patient_id: UUID | None
+    patient_id: UUID | str | None  # a UUID or its text (a list's ids come from the database as text)
 
 
 def audit_target_for(obj: Model, *, patient_path: str) -> AuditTarget:
@@ -90,8 +90,9 @@ def audit_record_many(
     """One INSERT for a whole page of records, so a list costs the same at any page size.
 
     Every list of patient data writes it, so it is one prepared statement taking the
-    targets as arrays, not a model instance per row (which cost more than the list's
-    own query). `_event` is the one place that says what an event holds; this writes its
+    targets' columns each as one string the database splits, not a model instance per row
+    nor a Python list adapted element by element (either cost more than the list's own
+    query). `_event` is the one place that says what an event holds; this writes its
     values for the first target and the targets' own columns for all. Returns how many
     events were written."""
     targets = list(targets)
@@ -99,17 +100,20 @@ def audit_record_many(
         return 0
     first = _event(targets[0], action=action, actor=actor, request=request, via=via, reason=reason)
     shared = [getattr(first, column) for column in _SHARED_COLUMNS]
-    execute_prepared(
-        _insert_many_sql(),
-        [
-            timezone.now(),
-            *shared,
-            [target.object_type for target in targets],
-            [target.object_id for target in targets],
-            [target.patient_id for target in targets],
-        ],
-    )
+    columns = [
+        _SEPARATOR.join(target.object_type for target in targets),
+        _SEPARATOR.join(target.object_id for target in targets),
+        _SEPARATOR.join(str(target.patient_id or "") for target in targets),
+    ]
+    if any(column.count(_SEPARATOR) != len(targets) - 1 for column in columns):
+        raise ValueError("An audit target's type or id contains the unit separator.")
+    execute_prepared(_insert_many_sql(), [timezone.now(), *shared, *columns])
     return len(targets)
+
+
+# Between the targets' values in each column's string: the ASCII unit separator, which no
+# model label, primary key or UUID contains (checked above all the same).
+_SEPARATOR = "\x1f"
 
 
 # What every event of one call shares, and the casts its parameters need (a server-side
@@ -137,7 +141,8 @@ def _insert_many_sql() -> str:
         f"INSERT INTO {quote(AuditEvent._meta.db_table)} "  # noqa: S608
         f"(public_id, occurred_at, {shared}, object_type, object_id, patient_id) "
         f"SELECT gen_random_uuid(), %s::timestamptz, {casts}, o.object_type, o.object_id, o.patient_id "
-        "FROM unnest(%s::varchar[], %s::varchar[], %s::uuid[]) "
+        f"FROM unnest(string_to_array(%s, chr({ord(_SEPARATOR)})), string_to_array(%s, chr({ord(_SEPARATOR)})), "
+        f"string_to_array(%s, chr({ord(_SEPARATOR)}), '')::uuid[]) "  # '' is a target without a patient
         "WITH ORDINALITY AS o(object_type, object_id, patient_id, n) ORDER BY o.n"
     )
 

@@ -74,7 +74,7 @@ class PatientViewSet(AuditedRetrieveMixin, PatientScopedViewSet):
         patients = self.filter_queryset(self.scope_queryset(Patient.objects.all()))
         page = self.paginate_queryset(cast(Sequence[tuple[str, str]], selectors.patient_rows(patients))) or []
         audit_record_many(
-            (AuditTarget(object_type=Patient._meta.label, object_id=id_, patient_id=UUID(id_)) for id_, _ in page),
+            (AuditTarget(object_type=Patient._meta.label, object_id=id_, patient_id=id_) for id_, _ in page),
             action=AuditAction.LIST,
             actor=request.user,
             request=request,
