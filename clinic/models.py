@@ -225,11 +225,20 @@ class AuditEvent(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     occurred_at = models.DateTimeField(auto_now_add=True)
-    # PROTECT: staff accounts are deactivated, never deleted, once they have touched records.
-    # No index of its own: audit_actor_time below starts with the actor, and every event
-    # written (a list writes one per patient) would keep a second copy up to date.
+    # PROTECT: staff accounts are deactivated, never deleted, once they have touched records
+    # (Django enforces it when a user is deleted). No index of its own: audit_actor_time
+    # below starts with the actor, and every event written (a list writes one per patient)
+    # would keep a second copy up to date. No database constraint either: PostgreSQL checks
+    # a foreign key row by row, a third of a list's audit insert, for a value that always
+    # comes from the authenticated user, and the username is kept beside it anyway.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     actor_username = models.CharField(max_length=150, blank=True, help_text="Kept as it was at the time.")
     action = models.CharField(max_length=16, choices=AuditAction.choices)
