@@ -14,7 +14,7 @@ from clinic.roles import Role
 from tests.clinic.factories import UserFactory
 from tests.patients.factories import PatientFactory, put_on_care_team
 
-pytest_plugins = ["tests.fakes.twilio", "tests.privacy"]
+pytest_plugins = ["tests.fakes.smtp", "tests.fakes.twilio", "tests.privacy"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

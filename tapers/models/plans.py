@@ -15,6 +15,7 @@ The software proposes; a licensed prescriber decides (DESIGN.md flow 5). So:
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -290,6 +291,11 @@ class WithdrawalCheck(PublicModel):
     consider_higher_level_of_care = models.BooleanField()
     reasons = models.JSONField(default=list, help_text="Why, as tapers.ciwa.hold_decision gave them.")
     alerted_at = models.DateTimeField(null=True, blank=True, help_text="When the care team was emailed.")
+    # Each member's alert goes on its own: when the mail server fails part way, the retry
+    # emails only those not reached yet.
+    alerted_to = ArrayField(
+        models.EmailField(), default=list, blank=True, help_text="The care-team addresses the alert has reached."
+    )
 
     class Meta:
         ordering = ["-recorded_at", "-id"]

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from smtplib import SMTPException
 from typing import Any
 
 from django.conf import settings
@@ -174,7 +175,13 @@ def withdrawal_checks_owed_alert(before: datetime) -> QuerySet[WithdrawalCheck, 
 
 def withdrawal_check_alert_send(*, check_id: int) -> int:
     """Email the patient's care team about one check; the number of emails sent. Safe to run
-    twice: a check already alerted, or gone, sends nothing."""
+    twice: a check already alerted, or gone, sends nothing.
+
+    Each member's email goes on its own and is recorded with the check: when the mail server
+    fails for some (a refused mailbox, a dropped connection), those reached are kept, the
+    check stays unalerted and the first failure is raised after the commit, so the task's
+    retry (or the owed-work requeue) emails only the rest."""
+    failures: list[OSError | SMTPException] = []
     with transaction.atomic():
         check = WithdrawalCheck.objects.select_for_update().filter(pk=check_id).first()
         if check is None or check.alerted_at is not None or not check.hold:
@@ -188,15 +195,28 @@ def withdrawal_check_alert_send(*, check_id: int) -> int:
                 .exclude(member__email="")
                 .values_list("member__email", flat=True)
             )
+            - set(check.alerted_to)
         )
         subject = ALERT_SUBJECT + (" (consider a higher level of care)" if check.consider_higher_level_of_care else "")
         body = alert_body(check)
-        messages = [EmailMessage(subject, body, to=[email]) for email in emails]
-        sent = get_connection().send_messages(messages) if messages else 0
-        check.alerted_at = timezone.now()
-        check.save(update_fields=["alerted_at", "updated_at"])
-    logger.info("withdrawal check %s: %s alert emails sent", check_id, sent)
-    return sent or 0
+        reached = []
+        if emails:
+            with get_connection() as mail:  # one connection for all; opening it may fail outright
+                for email in emails:
+                    try:
+                        mail.send_messages([EmailMessage(subject, body, to=[email])])
+                    except (OSError, SMTPException) as error:
+                        failures.append(error)
+                    else:
+                        reached.append(email)
+        check.alerted_to = [*check.alerted_to, *reached]
+        if not failures:
+            check.alerted_at = timezone.now()
+        check.save(update_fields=["alerted_to", "alerted_at", "updated_at"])
+    logger.info("withdrawal check %s: %s alert emails sent, %s failed", check_id, len(reached), len(failures))
+    if failures:
+        raise failures[0]
+    return len(reached)
 
 
 # --- check links ------------------------------------------------------------------------------

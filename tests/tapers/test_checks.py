@@ -3,6 +3,8 @@ single-use check links."""
 
 from __future__ import annotations
 
+import smtplib
+import socket
 from datetime import date
 from unittest import mock
 
@@ -189,6 +191,50 @@ def test_the_alert_emails_the_care_team_without_name_drug_or_score(nurse, prescr
     assert tasks.alert_care_team(check.pk) == 0
     assert len(mail.outbox) == 3
     assert tasks.alert_care_team(987654) == 0  # a check that is gone
+
+
+def test_a_refused_mailbox_fails_the_alert_and_the_retry_emails_only_who_it_missed(
+    nurse, prescriber, clinician, team_patient, fake_smtp
+):
+    """Each member's email goes on its own, over real SMTP: when the server refuses one
+    mailbox, the others keep theirs, the check stays unalerted, and the task's retry emails
+    only the one it missed."""
+    plan = active(team_patient, prescriber)
+    check = check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(47), by=nurse)
+    fake_smtp.refused.add(clinician.email)
+
+    with pytest.raises(smtplib.SMTPRecipientsRefused):  # the task's autoretry_for retries it
+        tasks.alert_care_team(check.pk)
+    assert sorted(fake_smtp.recipients()) == sorted([prescriber.email, nurse.email])
+    check.refresh_from_db()
+    assert check.alerted_at is None
+    assert sorted(check.alerted_to) == sorted([prescriber.email, nurse.email])
+
+    fake_smtp.refused.clear()  # the mailbox is back
+    assert tasks.alert_care_team(check.pk) == 1
+    assert sorted(fake_smtp.recipients()) == sorted([prescriber.email, nurse.email, clinician.email])
+    check.refresh_from_db()
+    assert check.alerted_at is not None
+    assert tasks.alert_care_team(check.pk) == 0
+    assert len(fake_smtp.delivered) == 3
+    assert f"/api/v1/withdrawal-checks/{check.public_id}/" in fake_smtp.delivered[0][1]
+
+
+def test_a_mail_server_that_does_not_answer_fails_the_alert_and_records_nothing(
+    nurse, prescriber, team_patient, settings
+):
+    plan = active(team_patient, prescriber)
+    check = check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(47), by=nurse)
+    with socket.socket() as closed:  # a free port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 5
+
+    with pytest.raises(ConnectionRefusedError):
+        tasks.alert_care_team(check.pk)
+    check.refresh_from_db()
+    assert (check.alerted_at, check.alerted_to) == (None, [])
 
 
 def test_an_alert_never_enqueued_is_enqueued_again_once_owed(
