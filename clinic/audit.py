@@ -100,12 +100,13 @@ def audit_record_many(
         return 0
     first = _event(targets[0], action=action, actor=actor, request=request, via=via, reason=reason)
     shared = [getattr(first, column) for column in _SHARED_COLUMNS]
+    # Each value after a separator (PostgreSQL splits a lone empty string into no elements).
     columns = [
-        _SEPARATOR.join(target.object_type for target in targets),
-        _SEPARATOR.join(target.object_id for target in targets),
-        _SEPARATOR.join(str(target.patient_id or "") for target in targets),
+        "".join(_SEPARATOR + target.object_type for target in targets),
+        "".join(_SEPARATOR + target.object_id for target in targets),
+        "".join(_SEPARATOR + str(target.patient_id or "") for target in targets),
     ]
-    if any(column.count(_SEPARATOR) != len(targets) - 1 for column in columns):
+    if any(column.count(_SEPARATOR) != len(targets) for column in columns):
         raise ValueError("An audit target's type or id contains the unit separator.")
     execute_prepared(_insert_many_sql(), [timezone.now(), *shared, *columns])
     return len(targets)
@@ -134,6 +135,8 @@ def _insert_many_sql() -> str:
     quote = connection.ops.quote_name
     shared = ", ".join(quote(column) for column in _SHARED_COLUMNS)
     casts = ", ".join(f"%s::{cast}" for cast in _SHARED_COLUMNS.values())
+    separator = f"chr({ord(_SEPARATOR)})"
+    split, split_or_null = f"(string_to_array(%s, {separator}))[2:]", f"(string_to_array(%s, {separator}, ''))[2:]"
     # gen_random_uuid() is the model's uuid4 default, made by the database; occurred_at is
     # the app's clock, as auto_now_add would have it (frozen in tests). Column names from
     # this module; every value is a parameter.
@@ -141,8 +144,7 @@ def _insert_many_sql() -> str:
         f"INSERT INTO {quote(AuditEvent._meta.db_table)} "  # noqa: S608
         f"(public_id, occurred_at, {shared}, object_type, object_id, patient_id) "
         f"SELECT gen_random_uuid(), %s::timestamptz, {casts}, o.object_type, o.object_id, o.patient_id "
-        f"FROM unnest(string_to_array(%s, chr({ord(_SEPARATOR)})), string_to_array(%s, chr({ord(_SEPARATOR)})), "
-        f"string_to_array(%s, chr({ord(_SEPARATOR)}), '')::uuid[]) "  # '' is a target without a patient
+        f"FROM unnest({split}, {split}, {split_or_null}::uuid[]) "  # '' is a target without a patient
         "WITH ORDINALITY AS o(object_type, object_id, patient_id, n) ORDER BY o.n"
     )
 

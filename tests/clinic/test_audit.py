@@ -233,6 +233,13 @@ def test_a_list_audits_targets_with_and_without_a_patient_in_order(clinician):
     ]
 
 
+def test_a_single_target_with_empty_columns_is_written_as_given(clinician):
+    target = AuditTarget(object_type="clinic.Export", object_id="", patient_id=None)
+    assert audit_record_many([target], action=AuditAction.LIST, actor=clinician) == 1
+    written = AuditEvent.objects.values_list("object_type", "object_id", "patient_id")
+    assert list(written) == [("clinic.Export", "", None)]
+
+
 def test_an_id_holding_the_separator_is_refused_and_nothing_is_written(clinician):
     targets = [AuditTarget(object_type="patients.Patient", object_id="a\x1fb", patient_id=None)]
     with pytest.raises(ValueError, match="unit separator"):
