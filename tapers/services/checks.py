@@ -173,50 +173,62 @@ def withdrawal_checks_owed_alert(before: datetime) -> QuerySet[WithdrawalCheck, 
     ).values_list("pk", flat=True)
 
 
+def _check_owing_alert(check_id: int) -> WithdrawalCheck | None:
+    """The check, locked, while its care-team alert is still owed."""
+    check = WithdrawalCheck.objects.select_for_update().filter(pk=check_id).first()
+    return check if check is not None and check.alerted_at is None and check.hold else None
+
+
 def withdrawal_check_alert_send(*, check_id: int) -> int:
     """Email the patient's care team about one check; the number of emails sent. Safe to run
     twice: a check already alerted, or gone, sends nothing.
 
-    Each member's email goes on its own and is recorded with the check: when the mail server
-    fails for some (a refused mailbox, a dropped connection), those reached are kept, the
-    check stays unalerted and the first failure is raised after the commit, so the task's
-    retry (or the owed-work requeue) emails only the rest."""
-    failures: list[OSError | SMTPException] = []
+    Each member's email goes on its own, under the check's row lock, and is committed to the
+    check's `alerted_to` before the next: when the mail server fails for some (a refused
+    mailbox, a dropped connection, an address Django refuses), or the worker dies part way,
+    those reached stay reached. The check then stays unalerted and the first failure is
+    raised, so the task's retry (or the owed-work requeue) emails only the rest. Two runs at
+    once cannot send the same email; a worker killed between a send and its commit can."""
     with transaction.atomic():
-        check = WithdrawalCheck.objects.select_for_update().filter(pk=check_id).first()
-        if check is None or check.alerted_at is not None or not check.hold:
+        check = _check_owing_alert(check_id)
+        if check is None:
             return 0
-        today = timezone.localdate()
-        emails = sorted(
-            set(
-                # The care team on the day: a member who joins next week is not alerted yet.
-                CareTeamMember.objects.current(today)
-                .filter(patient_id=check.patient_id, member__is_active=True)
-                .exclude(member__email="")
-                .values_list("member__email", flat=True)
-            )
-            - set(check.alerted_to)
+        # The care team on the day: a member who joins next week is not alerted yet.
+        team = CareTeamMember.objects.current(timezone.localdate()).filter(
+            patient_id=check.patient_id, member__is_active=True
         )
+        pending = sorted(set(team.exclude(member__email="").values_list("member__email", flat=True)))
         subject = ALERT_SUBJECT + (" (consider a higher level of care)" if check.consider_higher_level_of_care else "")
         body = alert_body(check)
-        reached = []
-        if emails:
-            with get_connection() as mail:  # one connection for all; opening it may fail outright
-                for email in emails:
+    failures: list[Exception] = []
+    sent = 0
+    if pending:
+        with get_connection() as mail:  # one connection for all; opening it may fail outright
+            for email in pending:
+                with transaction.atomic():
+                    check = _check_owing_alert(check_id)
+                    if check is None or email in check.alerted_to:
+                        continue
                     try:
                         mail.send_messages([EmailMessage(subject, body, to=[email])])
-                    except (OSError, SMTPException) as error:
+                    # ValueError: an address or header Django refuses (BadHeaderError).
+                    except (OSError, SMTPException, ValueError) as error:
                         failures.append(error)
-                    else:
-                        reached.append(email)
-        check.alerted_to = [*check.alerted_to, *reached]
-        if not failures:
-            check.alerted_at = timezone.now()
-        check.save(update_fields=["alerted_to", "alerted_at", "updated_at"])
-    logger.info("withdrawal check %s: %s alert emails sent, %s failed", check_id, len(reached), len(failures))
+                        continue
+                    check.alerted_to = [*check.alerted_to, email]
+                    check.save(update_fields=["alerted_to", "updated_at"])
+                sent += 1
+    if not failures:
+        with transaction.atomic():
+            check = _check_owing_alert(check_id)
+            if check is not None:
+                check.alerted_at = timezone.now()
+                check.save(update_fields=["alerted_at", "updated_at"])
+    logger.info("withdrawal check %s: %s alert emails sent, %s failed", check_id, sent, len(failures))
     if failures:
-        raise failures[0]
-    return len(reached)
+        # One the task retries by itself if there is one (a refused address will not mend).
+        raise next((error for error in failures if not isinstance(error, ValueError)), failures[0])
+    return sent
 
 
 # --- check links ------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """A fake mail server on a real socket, so code that sends email is tested through Django's
 SMTP backend over real SMTP.
 
-It speaks just enough of RFC 5321 for smtplib: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
-QUIT. Addresses in `refused` get 550 at RCPT, as a server does for a mailbox it does not
-know; `delivered` lists (recipient, message) for every message it took.
+It speaks just enough of RFC 5321 for smtplib: EHLO/HELO, MAIL, RCPT, DATA (with its dot
+transparency), RSET, NOOP, QUIT. Addresses in `refused` get 550 at RCPT, as a server does for
+a mailbox it does not know; after `drop_after` messages it closes the connection, as a
+server that goes away does; `delivered` lists (recipient, message) for every message it took.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class FakeSmtp:
     host: str
     port: int
     refused: set[str] = field(default_factory=set)
+    drop_after: int | None = None
     delivered: list[tuple[str, str]] = field(default_factory=list)
 
     def recipients(self) -> list[str]:
@@ -48,18 +50,24 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.reply("250 OK")
             elif verb == "RCPT":
                 address = command.split(":", 1)[1].strip().strip("<>")
-                if address in fake.refused:
+                if address.lower() in {refused.lower() for refused in fake.refused}:
                     self.reply(f"550 5.1.1 <{address}>: mailbox unavailable")
                 else:
                     recipients.append(address)
                     self.reply("250 OK")
+            elif verb == "DATA" and not recipients:
+                self.reply("503 5.5.1 No valid recipients")
             elif verb == "DATA":
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 body = []
-                while (data := self.rfile.readline()) not in (b".\r\n", b""):
-                    body.append(data.decode())
+                while (data := self.rfile.readline()) != b".\r\n":
+                    if not data:
+                        return  # the client went away mid-message: nothing delivered
+                    body.append(data.decode().removeprefix("."))  # a leading dot was doubled
                 fake.delivered.extend((recipient, "".join(body)) for recipient in recipients)
                 self.reply("250 OK")
+                if fake.drop_after is not None and len(fake.delivered) >= fake.drop_after:
+                    return  # gone without a word
             elif verb == "NOOP":
                 self.reply("250 OK")
             elif verb == "QUIT":

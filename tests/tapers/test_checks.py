@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.core.mail import BadHeaderError
 
 from clinic.models import AuditEvent
 from clinic.roles import Role
@@ -196,28 +197,69 @@ def test_the_alert_emails_the_care_team_without_name_drug_or_score(nurse, prescr
 def test_a_refused_mailbox_fails_the_alert_and_the_retry_emails_only_who_it_missed(
     nurse, prescriber, clinician, team_patient, fake_smtp
 ):
-    """Each member's email goes on its own, over real SMTP: when the server refuses one
-    mailbox, the others keep theirs, the check stays unalerted, and the task's retry emails
-    only the one it missed."""
+    """Each member's email goes on its own, over real SMTP: when the server refuses the first
+    mailbox, the others still get theirs in the same run, the check stays unalerted, and the
+    task's retry emails only the one it missed."""
     plan = active(team_patient, prescriber)
     check = check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(47), by=nurse)
-    fake_smtp.refused.add(clinician.email)
+    team = sorted(user.email for user in (nurse, prescriber, clinician))  # the order they are sent in
+    fake_smtp.refused.add(team[0])
 
     with pytest.raises(smtplib.SMTPRecipientsRefused):  # the task's autoretry_for retries it
         tasks.alert_care_team(check.pk)
-    assert sorted(fake_smtp.recipients()) == sorted([prescriber.email, nurse.email])
+    assert fake_smtp.recipients() == team[1:]
     check.refresh_from_db()
-    assert check.alerted_at is None
-    assert sorted(check.alerted_to) == sorted([prescriber.email, nurse.email])
+    assert (check.alerted_at, check.alerted_to) == (None, team[1:])
 
     fake_smtp.refused.clear()  # the mailbox is back
     assert tasks.alert_care_team(check.pk) == 1
-    assert sorted(fake_smtp.recipients()) == sorted([prescriber.email, nurse.email, clinician.email])
+    assert fake_smtp.recipients() == [*team[1:], team[0]]
     check.refresh_from_db()
     assert check.alerted_at is not None
     assert tasks.alert_care_team(check.pk) == 0
     assert len(fake_smtp.delivered) == 3
     assert f"/api/v1/withdrawal-checks/{check.public_id}/" in fake_smtp.delivered[0][1]
+
+
+def test_a_connection_dropped_part_way_keeps_who_was_reached_and_the_retry_emails_the_rest(
+    nurse, prescriber, clinician, team_patient, fake_smtp
+):
+    plan = active(team_patient, prescriber)
+    check = check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(47), by=nurse)
+    team = sorted(user.email for user in (nurse, prescriber, clinician))
+    fake_smtp.drop_after = 1  # the server goes away after the first message
+
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        tasks.alert_care_team(check.pk)
+    check.refresh_from_db()
+    assert (fake_smtp.recipients(), check.alerted_at, check.alerted_to) == (team[:1], None, team[:1])
+
+    fake_smtp.drop_after = None  # back
+    assert tasks.alert_care_team(check.pk) == 2
+    assert fake_smtp.recipients() == team
+    check.refresh_from_db()
+    assert check.alerted_at is not None
+
+
+def test_an_address_django_refuses_fails_only_its_own_email_and_is_never_retried_into_a_resend(
+    nurse, prescriber, clinician, team_patient, make_user, fake_smtp
+):
+    from datetime import date
+
+    from patients.models import CareTeamMember
+
+    broken = make_user(Role.CLINICIAN, email="a-first\n@example.org")  # sorts first; a header may not hold a newline
+    CareTeamMember.objects.create(patient=team_patient, member=broken, team_role="other", started_on=date(2026, 1, 1))
+    plan = active(team_patient, prescriber)
+    check = check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(47), by=nurse)
+    reachable = sorted(user.email for user in (nurse, prescriber, clinician))
+
+    for _ in range(2):  # the owed-work requeue runs it again
+        with pytest.raises(BadHeaderError, match="newlines"):
+            tasks.alert_care_team(check.pk)
+    assert fake_smtp.recipients() == reachable  # each once
+    check.refresh_from_db()
+    assert (check.alerted_at, check.alerted_to) == (None, reachable)
 
 
 def test_a_mail_server_that_does_not_answer_fails_the_alert_and_records_nothing(
