@@ -4,6 +4,7 @@ PatientOutputSerializer: each patient in the list must read exactly as their own
 for every kind of record the list shows, and the ORM's scope and filters still choose who."""
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -39,7 +40,29 @@ def patients(make_user):
     listed first), a care team of two (one without a staff profile) beside an ended
     membership, an open stay, a past episode only, no phone, a preferred name."""
     nurse, lead = make_user(Role.NURSE), StaffProfileFactory.create(user=make_user(Role.CLINICIAN)).user
-    full = PatientFactory.create(preferred_name="Jo", pronouns="they/them", phone="+16175550111")
+    # A different value in every column (so a column under the wrong key shows), text that JSON
+    # must escape, and values other than the defaults.
+    full = PatientFactory.create(
+        legal_first_name='Ana "Nana" \\ María',
+        legal_last_name="Núñez-O'Brien",
+        time_zone=ZoneInfo("America/Chicago"),
+        status="admitted",
+        preferred_name="Jo",
+        sex_assigned_at_birth="intersex",
+        gender_identity="non-binary",
+        pronouns="they/them",
+        phone="+16175550111",
+        email="ana@example.org",
+        address_line1="1 Main St",
+        address_line2="Apt 2",
+        city="Springfield",
+        state="IL",
+        postal_code="62701",
+        preferred_language="es",
+        reminder_channel="email",
+    )
+    # Emergency first, then by name: Zed, Alex, Bea whatever order they were added in.
+    PatientContact.objects.create(patient=full, name="Bea", relationship="sibling", phone="+16175550133")
     PatientContact.objects.create(
         patient=full, name="Alex", relationship="friend", email="alex@example.org", is_support_person=True
     )
@@ -70,7 +93,10 @@ def test_it_lists_each_patient_exactly_as_their_detail_shows_them(make_user, cli
         assert row == desk.get(f"/api/v1/patients/{row['id']}/").json()
     full = next(row for row in rows if row["id"] == str(patients["full"].public_id))
     # The variety the comparison covered, so it cannot pass on plain rows alone.
-    assert [contact["name"] for contact in full["contacts"]] == ["Zed", "Alex"]
+    assert [contact["name"] for contact in full["contacts"]] == ["Zed", "Alex", "Bea"]
+    texts = [value for value in full.values() if isinstance(value, str)]
+    assert len(texts) == 21  # none left blank
+    assert len(set(texts)) == len(texts)  # no two alike
     assert sorted(member["team_role"] for member in full["care_team"]) == ["nurse", "primary_clinician"]
     assert None in [member["member"] for member in full["care_team"]]
     assert full["current_level"] == "php"
@@ -100,5 +126,7 @@ def test_listing_audits_each_patient_on_the_page_once(make_user, client_for, pat
     events = AuditEvent.objects.filter(action=AuditAction.LIST)
     assert sorted(str(e.patient_id) for e in events) == sorted(row["id"] for row in body["results"])
     assert {(e.actor_id, e.object_type, e.via) for e in events} == {(desk_user.pk, "patients.Patient", "api")}
-    assert len({e.public_id for e in events}) == 2
+    assert sorted(e.object_id for e in events) == sorted(row["id"] for row in body["results"])
+    assert {(e.actor_username, e.ip_address) for e in events} == {(desk_user.username, "127.0.0.1")}
+    assert len({e.request_id for e in events}) == 1
     assert all(e.request_id for e in events)
