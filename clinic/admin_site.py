@@ -47,7 +47,6 @@ class DeskAuthenticationForm(AdminAuthenticationForm):
                 user=user,
                 token=self.cleaned_data.get("otp_token") or "",
                 request=self.request,
-                required=settings.ADMIN_REQUIRE_OTP,
             )
         except SecondFactorRefused as refused:
             raise forms.ValidationError(refused.message, code=refused.code) from None

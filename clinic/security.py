@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
@@ -29,9 +30,11 @@ class SecondFactorRefused(Exception):
         self.code = code
 
 
-def second_factor_check(*, user: Any, token: str, request: HttpRequest | None, required: bool) -> TOTPDevice | None:
-    """After the password: the device that accepts `token`, or None for a user without a
-    confirmed TOTP device (refused instead when `required`).
+def second_factor_check(*, user: Any, token: str, request: HttpRequest | None) -> TOTPDevice | None:
+    """After the password, at every login (the admin's and the API token's alike, or one
+    would get round the other): the device that accepts `token`, or None for a user without
+    a confirmed TOTP device (refused instead when ADMIN_REQUIRE_OTP asks every staff user
+    for a code).
 
     A wrong code counts as a failed login toward the lockout (django-axes), so a stolen
     password cannot be used to try codes until one fits; the device's own throttle
@@ -39,7 +42,7 @@ def second_factor_check(*, user: Any, token: str, request: HttpRequest | None, r
     """
     devices = TOTPDevice.objects.devices_for_user(user, confirmed=True)
     if not devices.exists():
-        if required:
+        if settings.ADMIN_REQUIRE_OTP:
             raise SecondFactorRefused(
                 "Every staff user must give an authenticator code here, and your account has no "
                 "authenticator set up. Ask a clinic administrator to add one.",

@@ -1,6 +1,5 @@
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
@@ -59,7 +58,6 @@ class TokenObtainView(APIView):
                 user=user,
                 token=data.validated_data.get("otp_token", ""),
                 request=request._request,
-                required=settings.ADMIN_REQUIRE_OTP,
             )
         except SecondFactorRefused as refused:
             raise ApplicationError(refused.message, extra={"code": refused.code}) from None
