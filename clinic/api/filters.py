@@ -31,13 +31,12 @@ class FilterSet(django_filters.FilterSet):
         """The form that reads and checks this filter set's parameters, built once per class.
         django-filter builds it again on every request, with a deep copy of every filter; no
         filter here takes anything from the request (no request-dependent querysets)."""
-        return cls.__dict__.get("_form_class") or cls().get_form_class()
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = super(FilterSet, cls()).get_form_class()
+        return cls._form_class
 
     def get_form_class(self) -> type[forms.Form]:
-        cls = type(self)
-        if "_form_class" not in cls.__dict__:
-            cls._form_class = super().get_form_class()
-        return cls._form_class
+        return type(self).form_class()
 
     @classmethod
     def filter_for_lookup(cls, field, lookup_type):  # type: ignore[no-untyped-def]
@@ -73,10 +72,7 @@ class FilterBackend(DjangoFilterBackend):
         filterset_class = self.get_filterset_class(view, queryset)
         if filterset_class is None or request.query_params.keys().isdisjoint(filterset_class.base_filters):
             return queryset
-        filterset = filterset_class(**self.get_filterset_kwargs(request, queryset, view))
-        if not filterset.is_valid():
-            raise translate_validation(filterset.errors)
-        return filterset.qs
+        return super().filter_queryset(request, queryset, view)
 
     def cleaned_filters(self, request: Any, queryset: QuerySet[Any], view: Any) -> dict[str, Any]:
         """The view's filters read and checked (a 400 naming each bad one, as for a filtered
