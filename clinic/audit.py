@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -99,7 +99,7 @@ def audit_record_many(
     if not targets:
         return 0
     first = _event(targets[0], action=action, actor=actor, request=request, via=via, reason=reason)
-    shared = [getattr(first, column) for column in _SHARED_COLUMNS]
+    shared = [getattr(first, field.attname) for field in _shared_fields()]
     # Each value after a separator (PostgreSQL splits a lone empty string into no elements).
     columns = [
         "".join(_SEPARATOR + target.object_type for target in targets),
@@ -117,32 +117,32 @@ def audit_record_many(
 _SEPARATOR = "\x1f"
 
 
-# What every event of one call shares, and the casts its parameters need (a server-side
-# parameter has no type of its own in a SELECT list).
-_SHARED_COLUMNS = {
-    "actor_id": "bigint",
-    "actor_username": "varchar",
-    "action": "varchar",
-    "ip_address": "inet",
-    "request_id": "varchar",
-    "via": "varchar",
-    "reason": "text",
-}
+# Each target's own columns, and those the statement makes itself; every other column of the
+# model is what all the events of one call share.
+_PER_TARGET = ("object_type", "object_id", "patient_id")
+_MADE_HERE = ("id", "public_id", "occurred_at")
+
+
+@cache
+def _shared_fields() -> list[Field[Any, Any]]:
+    return [field for field in AuditEvent._meta.concrete_fields if field.attname not in (*_PER_TARGET, *_MADE_HERE)]
 
 
 @cache
 def _insert_many_sql() -> str:
     quote = connection.ops.quote_name
-    shared = ", ".join(quote(column) for column in _SHARED_COLUMNS)
-    casts = ", ".join(f"%s::{cast}" for cast in _SHARED_COLUMNS.values())
+    shared = ", ".join(quote(str(field.column)) for field in _shared_fields())
+    # A server-side parameter has no type of its own in a SELECT list: each takes its column's,
+    # without a length, so a value too long is refused as the ORM's insert would, not cut short.
+    casts = ", ".join(f"%s::{str(field.db_type(connection)).split('(')[0]}" for field in _shared_fields())
     separator = f"chr({ord(_SEPARATOR)})"
     split, split_or_null = f"(string_to_array(%s, {separator}))[2:]", f"(string_to_array(%s, {separator}, ''))[2:]"
     # gen_random_uuid() is the model's uuid4 default, made by the database; occurred_at is
-    # the app's clock, as auto_now_add would have it (frozen in tests). Column names from
-    # this module; every value is a parameter.
+    # the app's clock, as auto_now_add would have it (frozen in tests). Column names and
+    # types from the model; every value is a parameter.
     return (
         f"INSERT INTO {quote(AuditEvent._meta.db_table)} "  # noqa: S608
-        f"(public_id, occurred_at, {shared}, object_type, object_id, patient_id) "
+        f"(public_id, occurred_at, {shared}, {', '.join(_PER_TARGET)}) "
         f"SELECT gen_random_uuid(), %s::timestamptz, {casts}, o.object_type, o.object_id, o.patient_id "
         f"FROM unnest({split}, {split}, {split_or_null}::uuid[]) "  # '' is a target without a patient
         "WITH ORDINALITY AS o(object_type, object_id, patient_id, n) ORDER BY o.n"

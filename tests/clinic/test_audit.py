@@ -1,11 +1,12 @@
 import uuid
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.db.utils import InternalError, ProgrammingError
 
-from clinic.audit import AuditTarget, audit_record_many
+from clinic.audit import AuditTarget, audit_record, audit_record_many
 from clinic.models import AuditAction, AuditEvent, AuditLogIsAppendOnly
 from clinic.roles import Role
 from patients.models import Patient
@@ -216,6 +217,23 @@ def test_a_user_who_touched_records_cannot_be_deleted_though_the_log_has_no_fore
     with pytest.raises(ProtectedError):
         clinician.delete()
     assert AuditEvent.objects.filter(actor=clinician).exists()
+
+
+def test_an_event_written_with_a_list_is_the_row_audit_record_writes(clinician, rf):
+    """The list's INSERT takes its shared columns from the model; one event written each way
+    must be the same row, whatever field the model gains."""
+    request = rf.get("/api/v1/patients/", REMOTE_ADDR="10.9.8.7")
+    request.request_id = "req-9"  # as RequestIdMiddleware sets it
+    target = AuditTarget(object_type="patients.Patient", object_id="p1", patient_id=uuid.UUID(int=7))
+    kwargs = {"action": AuditAction.READ, "actor": clinician, "request": request, "reason": "because"}
+    with time_machine.travel("2026-11-23 15:00:00+00:00", tick=False):
+        audit_record(target, **kwargs)
+        audit_record_many([target], **kwargs)
+    columns = [f.attname for f in AuditEvent._meta.concrete_fields if f.attname not in ("id", "public_id")]
+    rows = [{column: getattr(event, column) for column in columns} for event in AuditEvent.objects.order_by("id")]
+    assert len(rows) == 2
+    assert rows[0] == rows[1]
+    assert (rows[0]["request_id"], rows[0]["ip_address"], rows[0]["reason"]) == ("req-9", "10.9.8.7", "because")
 
 
 def test_a_list_audits_targets_with_and_without_a_patient_in_order(clinician):
