@@ -24,26 +24,31 @@ _TOKEN_SHAPE = re.compile(rb"^[0-9a-fA-F]{8,128}$")
 
 @cache
 def _token_query() -> tuple[str, list[str], list[str]]:
-    """The token, its user and the user's role names in one statement, with the column lists
-    (read from the models, so a changed model changes the query)."""
+    """The token, its user and the user's role names in one statement, with the attribute
+    names of the columns it selects (every table and column name read from the models, so a
+    changed model changes the query)."""
     user_model = get_user_model()
-    token_columns = [field.attname for field in AuthToken._meta.concrete_fields]
-    user_columns = [field.attname for field in user_model._meta.concrete_fields]
-    memberships = user_model.groups.through._meta
+    token_fields, user_fields = AuthToken._meta.concrete_fields, user_model._meta.concrete_fields
+    groups = user_model._meta.get_field("groups")
+    memberships = groups.remote_field.through._meta  # type: ignore[union-attr]
     quote = connection.ops.quote_name
-    user_pk = str(user_model._meta.pk.column)
-    selected = [f"t.{quote(column)}" for column in token_columns] + [f"u.{quote(column)}" for column in user_columns]
+
+    def column(model: Any, name: str) -> str:
+        return quote(str(model._meta.get_field(name).column))
+
+    selected = [f"t.{quote(str(f.column))}" for f in token_fields] + [f"u.{quote(str(f.column))}" for f in user_fields]
     # Names from the models' metadata, quoted; the token is a parameter.
     sql = (
         f"SELECT {', '.join(selected)}, "  # noqa: S608
-        f"ARRAY(SELECT g.{quote('name')} FROM {quote(Group._meta.db_table)} g "
-        f"JOIN {quote(memberships.db_table)} m ON m.{quote('group_id')} = g.{quote('id')} "
-        f"WHERE m.{quote('user_id')} = u.{quote(user_pk)}) "
+        f"ARRAY(SELECT g.{column(Group, 'name')} FROM {quote(Group._meta.db_table)} g "
+        f"JOIN {quote(memberships.db_table)} m ON m.{quote(groups.m2m_reverse_name())} = g.{column(Group, 'id')} "
+        f"WHERE m.{quote(groups.m2m_column_name())} = u.{quote(str(user_model._meta.pk.column))}) "
         f"FROM {quote(AuthToken._meta.db_table)} t "
-        f"JOIN {quote(user_model._meta.db_table)} u ON u.{quote(user_pk)} = t.{quote('user_id')} "
-        f"WHERE t.{quote('token_key')} = %s"
+        f"JOIN {quote(user_model._meta.db_table)} u "
+        f"ON u.{quote(str(user_model._meta.pk.column))} = t.{column(AuthToken, 'user')} "
+        f"WHERE t.{column(AuthToken, 'token_key')} = %s"
     )
-    return sql, token_columns, user_columns
+    return sql, [f.attname for f in token_fields], [f.attname for f in user_fields]
 
 
 class TokenAuthentication(KnoxTokenAuthentication):
