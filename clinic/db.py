@@ -3,9 +3,10 @@
 Django sends every query as text with its values bound client-side, so PostgreSQL plans
 each one afresh. For a statement run on almost every request, planning can cost more than
 running it: `fetch_prepared` sends it with server-side parameters, which psycopg prepares at
-the first execution (`prepare_threshold` 0, see settings.py), so each connection plans it
-once (psycopg keeps the statement per connection and prepares it again after a reconnect;
-PostgreSQL re-plans by itself after a schema change).
+the first execution (`prepare_threshold` 0, see settings.py), so a connection plans it once
+and then reuses it (psycopg keeps the statement per connection and prepares it again after a
+reconnect or a rolled-back transaction, when it deallocates them all; PostgreSQL re-plans by
+itself after a schema change).
 
 It still goes through Django's connection: the health check, reconnection, error
 translation, `execute_wrappers` and the query log (`CaptureQueriesContext`, pinned query
@@ -70,9 +71,6 @@ class PreparedPage:
 
     def count(self) -> int:
         return int(fetch_prepared(self.count_sql, self.params)[0][0])
-
-    def __len__(self) -> int:
-        return self.count()
 
     def __getitem__(self, bounds: slice) -> list[tuple[Any, ...]]:
         start, stop = bounds.start or 0, bounds.stop

@@ -120,7 +120,8 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_
 # The token check, the week view and the patient list run as prepared statements
 # (clinic/db.py); off for a pooler that cannot keep them (PgBouncer in transaction mode < 1.21).
 # psycopg prepares only when the threshold is a number (0: at the first execution), and only
-# clinic/db.py's server-side-binding statements: Django's own cursors bind client-side and never are.
+# clinic/db.py's server-side-binding statements: Django's own cursors bind client-side, as
+# configured here (no server_side_binding), so their queries are never prepared.
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0 if DATABASE_PREPARED_STATEMENTS else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,8 +1,9 @@
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
+from django.core.paginator import Page
 from django.http import HttpResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -29,10 +30,11 @@ class Pagination(PageNumberPagination):
     def get_json_paginated_response(self, records: Iterable[str]) -> HttpResponse:
         """get_paginated_response's body for records that are JSON text already (built by
         PostgreSQL), passed through rather than decoded and encoded again."""
-        count = self.page.paginator.count if self.page is not None else 0
-        head = json.dumps({"count": count, "next": self.get_next_link()})
-        previous = json.dumps(self.get_previous_link())
-        body = f'{head[:-1]}, "previous": {previous}, "results": [{",".join(records)}]}}'
+        page = cast(Page[Any], self.page)  # set by paginate_queryset: get_page_size always gives a size
+        head = json.dumps(
+            {"count": page.paginator.count, "next": self.get_next_link(), "previous": self.get_previous_link()}
+        )
+        body = f'{head[:-1]}, "results": [{",".join(records)}]}}'
         return HttpResponse(body, content_type="application/json")
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
