@@ -52,8 +52,9 @@ def refusing_conflicts(
     constraint locked, the second write waits, then meets the first's committed row."""
     if serialized_on is not None:
         model, pk = serialized_on
-        # NO KEY: serializes these writers without holding off rows that only reference it
-        # (a booking, a reminder send locking the same patient), as opt_out_set locks it.
+        # NO KEY, as opt_out_set locks the patient: serializes these writers without holding off
+        # inserts that only reference the row (a booking's foreign-key check). A reminder send
+        # locking the same patient meanwhile finds it busy and is retried, as during an opt-out.
         model._default_manager.select_for_update(no_key=True).filter(pk=pk).values_list("pk").get()
     try:
         with transaction.atomic():
