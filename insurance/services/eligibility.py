@@ -22,7 +22,6 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from clinic.audit import audit_objects
 from clinic.errors import ApplicationError, Conflict
@@ -30,7 +29,7 @@ from clinic.models import AuditAction
 from clinic.queueing import enqueue_on_commit, retry_schedule
 from clinic.roles import require_role
 from insurance import benefits as rules
-from insurance.clearinghouse import ClearinghouseError, ManualBackend, get_backend, new_payload_id
+from insurance.clearinghouse import ClearinghouseError, get_backend, new_payload_id
 from insurance.models import CheckMode, CheckStatus, Coverage, EligibilityCheck, SubscriberRelationship
 from insurance.services import INSURANCE_WRITERS
 from insurance.x12 import build_270, parse_271
@@ -193,10 +192,8 @@ def eligibility_checks_owed_send(before: datetime) -> QuerySet[EligibilityCheck,
     """Ids of clearinghouse checks still awaiting an answer well after their task would have
     ended: it retries with a doubling wait and marks the check failed after its last try, so a
     check opened before `before` less that whole schedule and still awaiting was never sent
-    (the broker was down when it was opened). None while the configured backend leaves the
-    answers to staff (manual, file): their checks await by design."""
-    if issubclass(import_string(settings.CLEARINGHOUSE_BACKEND), ManualBackend):
-        return EligibilityCheck.objects.none().values_list("pk", flat=True)
+    (the broker was down when it was opened). A check the configured backend left to staff
+    (manual, file) took that backend's mode when it was sent, so it is not owed a send again."""
     schedule = retry_schedule(
         base_seconds=settings.CLEARINGHOUSE_RETRY_BASE_SECONDS, retries=settings.CLEARINGHOUSE_MAX_RETRIES
     )
@@ -237,7 +234,12 @@ def eligibility_check_send(check_id: int) -> EligibilityCheck | None:
         logger.warning("eligibility check %s failed permanently", check.public_id)
         return None
     if submission.status != "answered":
-        # A manual or file backend configured as the clearinghouse: staff record the answer.
+        # A manual or file backend configured as the clearinghouse: staff record the answer, and
+        # the check says so (no longer a clearinghouse check owed a send).
+        EligibilityCheck.objects.filter(pk=check.pk, status=CheckStatus.AWAITING).update(
+            mode=backend.mode, updated_at=timezone.now()
+        )
+        check.refresh_from_db()
         return check
     return eligibility_check_record_271(check=check, x12_271=submission.x12_271, by=None)
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from clinic.models import AuditEvent
-from insurance.models import CheckStatus, EligibilityCheck
+from insurance.models import CheckMode, CheckStatus, EligibilityCheck
 from insurance.tasks import eligibility_check_send
 from patients.models import Disclosure
 from tests.fakes.clearinghouse import clearinghouse_fake_fixture  # noqa: F401  (the fixture)
@@ -257,9 +257,14 @@ def test_a_check_whose_send_was_never_enqueued_is_sent_once_owed(
     assert check.status == CheckStatus.ANSWERED
     assert requeue_owed_work() == 0  # answered: owed nothing
 
-    # With a backend that leaves the answer to staff, an awaiting check is not owed a send.
+    # A backend that leaves the answer to staff: the check's one send makes it theirs (its
+    # mode says so), and it is not owed a send again.
     settings.CLEARINGHOUSE_BACKEND = "insurance.clearinghouse.ManualBackend"
     EligibilityCheck.objects.filter(pk=check.pk).update(status=CheckStatus.AWAITING)
+    assert requeue_owed_work() == 1
+    eligibility_check_send.run(check.pk)
+    check.refresh_from_db()
+    assert (check.mode, check.status) == (CheckMode.MANUAL, CheckStatus.AWAITING)
     assert requeue_owed_work() == 0
 
 
