@@ -2,6 +2,17 @@
 
 from django.conf import settings
 from django.db import migrations, models
+from django.db.models import OuterRef, Subquery
+
+
+def consent_from_disclosure(apps, schema_editor):
+    """Backwards: the copy on Communication comes back from its disclosure (where it always
+    was the same consent), before the old constraint that asks for it is restored."""
+    Communication = apps.get_model("tapers", "Communication")
+    Disclosure = apps.get_model("patients", "Disclosure")
+    Communication.objects.filter(disclosure__isnull=False).update(
+        consent_id=Subquery(Disclosure.objects.filter(pk=OuterRef("disclosure_id")).values("consent_id")[:1])
+    )
 
 
 class Migration(migrations.Migration):
@@ -16,6 +27,7 @@ class Migration(migrations.Migration):
             model_name="communication",
             name="communication_released_has_disclosure",
         ),
+        migrations.RunPython(migrations.RunPython.noop, consent_from_disclosure),
         migrations.RemoveField(
             model_name="communication",
             name="consent",
