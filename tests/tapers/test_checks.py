@@ -312,9 +312,10 @@ def test_an_alert_that_never_went_is_not_enqueued_again_after_a_day(nurse, presc
 
     plan = active(team_patient, prescriber)
     check_services.withdrawal_check_record(patient=team_patient, plan=plan, items=scores(47), by=nurse)
-    clock.shift(timedelta(hours=23))
+    # Owed from REQUEUE_AFTER_MINUTES (15) after it was recorded until a day after that.
+    clock.shift(timedelta(days=1, minutes=15, seconds=-1))
     assert requeue_owed_work() == 1  # its task kept failing: tried again while it is still news
-    clock.shift(timedelta(hours=2))
+    clock.shift(timedelta(seconds=2))
     assert requeue_owed_work() == 0  # a day on, no longer sent every few minutes
 
 

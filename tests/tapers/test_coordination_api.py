@@ -376,12 +376,12 @@ def test_a_letter_whose_send_was_never_enqueued_goes_once_owed(
     assert prescriber_client.post(f"/api/v1/communications/{letter_id}/send/").json()["status"] == "queued"
     communication = Communication.objects.get()
 
-    # Owed once the send task's own retries (a doubling wait from the base) would all be over.
-    base, retries = settings.COORDINATION_EMAIL_RETRY_BASE_SECONDS, settings.COORDINATION_EMAIL_MAX_RETRIES
-    retrying = sum(base * 2**n for n in range(retries))
-    today.shift(timedelta(minutes=15, seconds=retrying - 60))
+    # Owed once REQUEUE_AFTER_MINUTES (15) and the send task's own retries would all be over:
+    # with the defaults (60 s, 5 retries) it waits 60 + 120 + 240 + 480 + 960 = 1,860 s.
+    assert (settings.COORDINATION_EMAIL_RETRY_BASE_SECONDS, settings.COORDINATION_EMAIL_MAX_RETRIES) == (60, 5)
+    today.shift(timedelta(minutes=15, seconds=1860 - 1))
     assert requeue_owed_work() == 0  # its task may still be retrying
-    today.shift(timedelta(minutes=2))
+    today.shift(timedelta(seconds=2))
     assert requeue_owed_work() == 1
     assert [(m["task"], m["args"]) for m in published] == [
         ("tapers.tasks.coordination.send_communication", [communication.pk])
