@@ -161,21 +161,50 @@ def test_an_api_view_meeting_a_database_outage_answers_503_in_the_error_shape(cl
     assert response.json()["extra"] == {"unavailable": "database"}
 
 
-@pytest.mark.django_db
-def test_a_database_error_that_is_not_an_outage_stays_a_500_with_its_traceback(clinician_client):
-    # psycopg raises OperationalError for a program limit too (an index row too large for a
-    # value sent): a bug to see, not a 503 telling the client to try again.
-    def too_large(*args: Any) -> None:
-        try:
-            raise psycopg.errors.ProgramLimitExceeded("index row size exceeds btree maximum")
-        except psycopg.Error as cause:
-            raise OperationalError("index row size exceeds btree maximum") from cause
+def raising(cause: type[psycopg.Error]) -> Any:
+    """A side effect raising Django's OperationalError from psycopg's `cause`, as Django's
+    error translation does."""
 
-    with (
-        mock.patch.object(TokenAuthentication, "authenticate", side_effect=too_large),
-        pytest.raises(OperationalError),
+    def side_effect(*args: Any) -> None:
+        try:
+            raise cause("from the server")
+        except psycopg.Error as error:
+            raise OperationalError("from the server") from error
+
+    return side_effect
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "cause",
+    [
+        psycopg.errors.DeadlockDetected,  # 40P01: a passing conflict
+        psycopg.errors.SerializationFailure,  # 40001
+        psycopg.errors.TooManyConnections,  # 53300: insufficient resources
+        psycopg.errors.AdminShutdown,  # 57P01: a restart
+        psycopg.errors.ConnectionException,  # 08000
+    ],
+)
+def test_a_passing_database_failure_is_a_503(clinician_client, cause):
+    with mock.patch.object(TokenAuthentication, "authenticate", side_effect=raising(cause)):
+        response = clinician_client.get("/api/v1/auth/me/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+
+
+@pytest.mark.django_db
+def test_a_database_error_that_is_not_an_outage_stays_a_500_with_its_traceback(clinician_client, caplog):
+    # psycopg raises OperationalError for a program limit too (54000, an index row too large
+    # for a value sent): a bug to see, not a 503 telling the client to try again.
+    clinician_client.raise_request_exception = False
+    with mock.patch.object(
+        TokenAuthentication, "authenticate", side_effect=raising(psycopg.errors.ProgramLimitExceeded)
     ):
-        clinician_client.get("/api/v1/auth/me/")
+        response = clinician_client.get("/api/v1/auth/me/")
+    assert response.status_code == 500
+    (logged,) = [record for record in caplog.records if record.name == "django.request"]
+    assert logged.exc_info is not None
+    assert logged.exc_info[0] is OperationalError
 
 
 @pytest.mark.parametrize(("path", "content_type"), [("/api/v1/x/", "application/json"), ("/admin/", "text/html")])
