@@ -28,9 +28,12 @@ def sessions(make_track, staff_of, make_user, admitted, therapist, book, setting
     track, _ = make_track(facilitators=[therapist.user, co_lead.user])
     enrollment_create(track=track, patient=admitted("iop"), by=therapist.user)
     video = book(admitted()).session
-    SessionStaff.objects.create(
-        session=video, user=make_user(Role.CLINICIAN), starts_at=video.starts_at, ends_at=video.ends_at
-    )
+    # A second lead without a staff profile, put on before the first lead is put on again: the
+    # staff are listed in the order they were put on, not by user.
+    (first,) = SessionStaff.objects.filter(session=video)
+    first.delete()
+    for user in (make_user(Role.CLINICIAN), first.user):
+        SessionStaff.objects.create(session=video, user=user, starts_at=video.starts_at, ends_at=video.ends_at)
     cancelled = book(admitted(), starts_at=datetime(2026, 11, 25, 15, 0, tzinfo=NEW_YORK)).session
     session_cancel(session=cancelled, reason="Clinician unwell", by=make_user(Role.ADMISSIONS))
     odd = book(admitted(), starts_at=datetime(2026, 11, 26, 16, 0, 0, 250_000, tzinfo=NEW_YORK)).session
@@ -45,7 +48,7 @@ def listed(client, query=""):
     return response.json()
 
 
-def test_it_lists_each_session_exactly_as_its_detail_shows_it(desk, sessions):
+def test_it_lists_each_session_exactly_as_its_detail_shows_it(desk, sessions, therapist):
     rows = listed(desk, WEEK)["results"]
     for row in rows:
         assert row == desk.get(f"/api/v1/sessions/{row['id']}/").json()
@@ -53,7 +56,7 @@ def test_it_lists_each_session_exactly_as_its_detail_shows_it(desk, sessions):
     # The variety the comparison must have covered, so it cannot pass on plain rows alone.
     video = by_id[str(sessions["video"].public_id)]
     assert video["join_url"] == f"https://video.example.org/join/{video['id']}"
-    assert None in [lead["id"] for lead in video["staff"]]
+    assert [lead["id"] for lead in video["staff"]] == [None, str(therapist.public_id)]
     assert by_id[str(sessions["cancelled"].public_id)]["status"] == "cancelled"
     assert by_id[str(sessions["odd"].public_id)]["starts_at"] == "2026-11-26T16:00:00.250000-05:00"
     groups = [row for row in rows if row["track"] == str(sessions["track"].public_id)]
@@ -68,6 +71,7 @@ def test_every_filter_picks_what_it_names(desk, sessions, therapist, location, r
     expected = {
         f"staff={co_lead.public_id}&{WEEK}": week.filter(staff__user=co_lead.user),
         f"staff={therapist.public_id}&{WEEK}": week.filter(staff__user=therapist.user),
+        f"staff={co_lead.public_id}": Session.objects.filter(staff__user=co_lead.user),  # no time bounds
         f"location={location.public_id}": Session.objects.filter(location=location),
         f"room={room_b.public_id}": Session.objects.filter(room=room_b),
         f"track={track.public_id}&{WEEK}": week.filter(track=track),
